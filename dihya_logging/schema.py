@@ -1,0 +1,127 @@
+"""The record schema: field names, event kinds, UTC timestamps and date parsing.
+
+Floor 1 of the package: standard library only, no I/O. Every other module takes the names of
+fields and the timestamp format from here, so the on-disk format is defined in one place.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timezone
+from typing import Final, Union
+
+__all__ = [
+    "CHAIN_FIELDS",
+    "CORE_FIELDS",
+    "EVENT_EXPORT",
+    "EVENT_GENERATION",
+    "EVENT_PURGE",
+    "HEAD_FIELDS",
+    "LOGGER_NAME",
+    "STATUSES",
+    "DateLike",
+    "format_timestamp",
+    "parse_datetime",
+    "parse_timestamp",
+]
+
+LOGGER_NAME: Final = "dihya.generation"
+"""The logger the helpers use by default."""
+
+EVENT_GENERATION: Final = "generation"
+EVENT_EXPORT: Final = "export"
+EVENT_PURGE: Final = "purge"
+
+STATUSES: Final = ("success", "error")
+"""The only values `status` may take in a generation event."""
+
+HEAD_FIELDS: Final = ("timestamp", "level", "logger", "message")
+"""Keys every record starts with, in this order."""
+
+CORE_FIELDS: Final = frozenset(
+    {
+        *HEAD_FIELDS,
+        "event",
+        "user_id",
+        "project_name",
+        "stack",
+        "files",
+        "files_count",
+        "files_truncated",
+        "plugins",
+        "template",
+        "status",
+        "error",
+    }
+)
+"""Fields a caller's extra metadata can never override."""
+
+CHAIN_FIELDS: Final = ("seq", "salt", "commit", "link")
+"""Fields added to every record by the tamper-evidence chain (see `integrity`)."""
+
+DateLike = Union[str, date, datetime, float, int]
+"""What `since`/`until`/`before` accept: ISO 8601 text, a date, a datetime or a Unix time."""
+
+_second_cache: list[object] = [-1, ""]
+
+
+def format_timestamp(created: float) -> str:
+    """Format a Unix time as UTC ISO 8601 with milliseconds and a trailing ``Z``.
+
+    The text of the current second is cached, so the per-record cost is one integer
+    division and one string join.
+    """
+    seconds = int(created)
+    millis = int((created - seconds) * 1000)
+    if millis > 999:  # float noise just under a whole second
+        millis = 999
+    cache = _second_cache
+    if cache[0] != seconds:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        cache[1] = text
+        cache[0] = seconds
+    else:
+        text = cache[1]  # type: ignore[assignment]
+    return f"{text}.{millis:03d}Z"
+
+
+def parse_datetime(value: DateLike) -> datetime:
+    """Turn a user-supplied date into an aware UTC datetime, or raise a clear ValueError.
+
+    Accepts ISO 8601 text (``2026-11-23``, ``2026-11-23T12:00``, with ``Z`` or an offset), a
+    `date` (midnight UTC), a `datetime` (naive ones are taken as UTC) or a Unix time.
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"expected a date, got {value!r}")
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    elif isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"not a date: {value!r} (expected ISO 8601, e.g. 2026-11-23 or "
+                "2026-11-23T12:00:00Z)"
+            ) from None
+    else:
+        raise TypeError(f"expected a date (ISO text, date, datetime or number), got {value!r}")
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """Parse a record's ``timestamp`` field; None when it is missing or malformed."""
+    if not isinstance(text, str) or len(text) < 20:
+        return None
+    try:
+        return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return None
