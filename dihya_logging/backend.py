@@ -66,7 +66,7 @@ class RecordFilter:
             )
         return cls(
             user_id=user_id,  # type: ignore[arg-type]
-            status=status,  # type: ignore[arg-type]
+            status=status,
             event=event,  # type: ignore[arg-type]
             since=start,
             until=end,
