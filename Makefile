@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 TEST_PLUGIN := tests/plugins/dihya_test_exporter
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck pytest bench clean
+.PHONY: demo test check lint typecheck pytest postgres-setup bench clean
 
 $(STAMP): pyproject.toml setup.cfg
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) postgres-setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Server binaries for the PostgreSQL tests (installs Debian's postgresql when missing).
+postgres-setup:
+	.ci/postgres.sh
 
 bench: $(STAMP)
 	$(PIP) install -e '.[bench]'

@@ -9,8 +9,13 @@ and the one lock protocol that the handler, the store and the chain all use:
   a purge's rewrite. ``flock`` locks belong to an open file description, so two handlers in one
   process exclude each other exactly as two processes do; a thread must never take the lock
   twice (it would wait for itself).
-* A writer that finds the live file's inode changed (rotated or rewritten by someone else)
-  reopens it before writing.
+* Whoever changes which file is the live one (a rotation, a purge's rewrite) bumps the set's
+  *generation*, a counter in the first 8 bytes of the lock file, before releasing the lock
+  (`LogSet.lock` does it on release; `bump_generation` for holders of their own descriptor).
+  Writers read it under the lock before every append (one ``pread``) and, when it moved, check
+  the live file's inode and reopen it; they also check the path itself every second or so.
+* ``generation.log.rotation`` (``LogSet.state_path``, never rotated) records which time period
+  the live file belongs to, so processes agree on time rotation (see `dihya_logging.rotation`).
 """
 
 from __future__ import annotations
@@ -35,8 +40,11 @@ __all__ = [
     "ENV_LOG_FILE",
     "LogSet",
     "PathLike",
+    "TEMP_MARK",
+    "bump_generation",
     "ensure_private_dir",
     "open_private",
+    "read_generation",
     "resolve_log_path",
 ]
 
@@ -98,6 +106,19 @@ def open_private(path: Path, flags: int, mode: int = DEFAULT_FILE_MODE) -> int:
     return fd
 
 
+def read_generation(lock_fd: int) -> bytes:
+    """The set's change counter (opaque bytes: compare for equality only)."""
+    return os.pread(lock_fd, 8, 0)
+
+
+def bump_generation(lock_fd: int) -> bytes:
+    """Count one change to the set (call with the lock held); returns the new counter."""
+    value = int.from_bytes(os.pread(lock_fd, 8, 0).ljust(8, b"\0"), "little")
+    raw = ((value + 1) % (1 << 64)).to_bytes(8, "little")
+    os.pwrite(lock_fd, raw, 0)
+    return raw
+
+
 _ROTATED = re.compile(r"\.(\d+)(\.gz)?$")
 
 
@@ -111,6 +132,7 @@ class LogSet:
         self.path = Path(os.path.abspath(os.fspath(path)))
         self.directory = self.path.parent
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.state_path = self.path.with_name(self.path.name + ".rotation")
 
     def __repr__(self) -> str:
         return f"LogSet({str(self.path)!r})"
@@ -157,14 +179,23 @@ class LogSet:
             return []
 
     @contextlib.contextmanager
-    def lock(self, *, create_dir: bool = True) -> Iterator[None]:
-        """Hold the set's exclusive cross-process lock for the ``with`` block."""
+    def lock(self, *, create_dir: bool = True, changes: bool = True) -> Iterator[None]:
+        """Hold the set's exclusive cross-process lock for the ``with`` block.
+
+        On release the generation is bumped (unless ``changes=False``, for read-only work),
+        so writers in every process re-check the live file before their next append.
+        """
         if create_dir:
             ensure_private_dir(self.directory)
         fd = open_private(self.lock_path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            try:
+                yield
+            finally:
+                if changes:
+                    with contextlib.suppress(OSError):
+                        bump_generation(fd)
         finally:
             os.close(fd)  # closing the description releases the flock
 

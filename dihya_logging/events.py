@@ -1,0 +1,218 @@
+"""Generation events: one validated, minimal, redacted record per project generation.
+
+Floor 4. `log_generation_event` takes what the generator has — the analysed ``needs``, the
+generated ``code`` — and keeps only what an audit needs: whitelisted metadata from ``needs``
+(never the raw spec), the generated files' *paths* (never their content), the status and a
+redacted, length-capped error. It validates first, so bad input raises at the call and nothing
+is written; then it emits one ordinary ``logger.handle(record)`` so every handler, filter and
+formatter of the standard `logging` applies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from .formatter import CLEAN_FIELDS_ATTR, free_key
+from .redaction import default_redactor
+from .schema import (
+    CHAIN_FIELDS,
+    CORE_FIELDS,
+    EVENT_GENERATION,
+    LOGGER_NAME,
+    STATUSES,
+    format_timestamp,
+)
+
+__all__ = [
+    "MAX_ERROR_LENGTH",
+    "MAX_FILES",
+    "NEEDS_WHITELIST",
+    "log_event",
+    "log_generation_event",
+]
+
+NEEDS_WHITELIST: Final = ("project_name", "stack", "plugins", "template")
+"""The only keys of ``needs`` that are ever logged."""
+
+MAX_FILES: Final = 1000
+"""File lists longer than this are cut; ``files_count`` keeps the true number."""
+
+MAX_ERROR_LENGTH: Final = 2000
+"""Error messages are cut to this many characters (after redaction)."""
+
+MAX_TEXT_LENGTH: Final = 500
+"""Cap on each metadata string (user id, project name, stack, template, plugin, path)."""
+
+_RESERVED: Final = frozenset(
+    {*logging.makeLogRecord({}).__dict__, "message", "asctime", "taskName"}
+    | CORE_FIELDS
+    | frozenset(CHAIN_FIELDS)
+    | {"tombstone"}
+)
+"""Keys ``extra`` may not use as such: LogRecord attributes, core and chain fields."""
+
+
+def _text(name: str, value: object, *, required: bool = False) -> str | None:
+    """Validate an optional metadata string (clear TypeError/ValueError), capped in length."""
+    if value is None:
+        if required:
+            raise TypeError(f"{name} is required")
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+    if required and not value.strip():
+        raise ValueError(f"{name} must not be empty")
+    return value[:MAX_TEXT_LENGTH]
+
+
+def _paths(code: object) -> list[str]:
+    """File paths from ``code``: the keys of a mapping, or an iterable of paths."""
+    kind = type(code)
+    if kind is dict or kind is list or kind is tuple:  # the usual cases: no ABC checks
+        items: Iterable[object] = code  # type: ignore[assignment]
+    elif isinstance(code, Mapping):
+        items = code.keys()
+    elif isinstance(code, (str, bytes)) or not isinstance(code, Iterable):
+        raise TypeError(
+            "code must be a mapping of path to content or an iterable of paths, "
+            f"got {type(code).__name__}"
+        )
+    else:
+        items = code
+    paths: list[str] = []
+    append = paths.append
+    for item in items:
+        if type(item) is not str:
+            if isinstance(item, os.PathLike):
+                item = os.fspath(item)
+            if not isinstance(item, str):
+                raise TypeError(f"file paths must be strings, got {type(item).__name__}")
+        append(item if len(item) <= MAX_TEXT_LENGTH else item[:MAX_TEXT_LENGTH])
+    return paths
+
+
+def _plugins(value: object) -> list[str]:
+    """The plugin names from ``needs['plugins']`` (a list of strings, or None)."""
+    if value is None:
+        return []
+    kind = type(value)
+    if (
+        kind is not list
+        and kind is not tuple
+        and (isinstance(value, str) or not isinstance(value, Iterable))
+    ):
+        raise TypeError(f"needs['plugins'] must be a list of strings, got {type(value).__name__}")
+    out = []
+    for plugin in value:  # type: ignore[attr-defined]
+        if not isinstance(plugin, str):
+            raise TypeError(f"plugin names must be strings, got {type(plugin).__name__}")
+        out.append(plugin[:MAX_TEXT_LENGTH])
+    return out
+
+
+def _error_text(error: object) -> str | None:
+    """The error as text: an exception becomes ``Type: message``."""
+    if error is None:
+        return None
+    if isinstance(error, BaseException):
+        detail = str(error)
+        return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+    if isinstance(error, str):
+        return error
+    raise TypeError(f"error must be a string or an exception, got {type(error).__name__}")
+
+
+def _resolve_logger(logger: logging.Logger | str | None) -> logging.Logger:
+    if logger is None:
+        return logging.getLogger(LOGGER_NAME)
+    if isinstance(logger, str):
+        return logging.getLogger(logger)
+    if isinstance(logger, logging.Logger):
+        return logger
+    raise TypeError(f"logger must be a logging.Logger, a name or None, got {type(logger).__name__}")
+
+
+def log_event(
+    event: str,
+    fields: Mapping[str, Any],
+    extra: Mapping[str, Any] | None = None,
+    *,
+    logger: logging.Logger | str | None = None,
+    level: int = logging.INFO,
+) -> dict[str, Any]:
+    """Emit one event record (``event`` + ``fields`` + caller metadata); return it as written.
+
+    Fields are redacted once here, before the record exists, so no handler ever sees a secret.
+    ``extra`` keys that clash with a LogRecord attribute or a core field are kept under
+    ``extra_<key>``; nothing is dropped and nothing raises.
+    """
+    if extra is not None and type(extra) is not dict and not isinstance(extra, Mapping):
+        raise TypeError(f"extra must be a mapping or None, got {type(extra).__name__}")
+    target = _resolve_logger(logger)
+    payload: dict[str, Any] = {"event": event, **fields}
+    for key, value in (extra or {}).items():
+        name = key if isinstance(key, str) else str(key)
+        if name in _RESERVED or name.startswith("_") or name in payload:
+            name = free_key(payload, name)
+            while name in _RESERVED:
+                name = free_key(payload, name)
+        payload[name] = value
+    redactor = default_redactor()
+    clean: dict[str, Any] = redactor.redact(payload)
+    record = target.makeRecord(
+        target.name, level, "(dihya_logging)", 0, event, (), None, extra=clean
+    )
+    setattr(record, CLEAN_FIELDS_ATTR, tuple(clean))  # ordered, picklable
+    if target.isEnabledFor(level):
+        target.handle(record)
+    return {
+        "timestamp": format_timestamp(record.created),
+        "level": record.levelname,
+        "logger": record.name,
+        "message": event,
+        **clean,
+    }
+
+
+def log_generation_event(
+    user_id: str,
+    needs: Mapping[str, Any],
+    code: Mapping[str, Any] | Iterable[str | os.PathLike[str]],
+    status: str = "success",
+    error: str | BaseException | None = None,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    logger: logging.Logger | str | None = None,
+) -> dict[str, Any]:
+    """Log one project generation for ``user_id``; return the record as written (redacted).
+
+    Only ``project_name``, ``stack``, ``plugins`` and ``template`` are taken from ``needs``;
+    only the paths are taken from ``code``. ``status`` is ``"success"`` or ``"error"``.
+    Raises TypeError/ValueError on bad input, before anything is written.
+    """
+    user = _text("user_id", user_id, required=True)
+    if type(needs) is not dict and not isinstance(needs, Mapping):
+        raise TypeError(f"needs must be a mapping (dict), got {type(needs).__name__}")
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    files = _paths(code)
+    message = _error_text(error)
+    if message is not None:
+        message = default_redactor().redact_text(message)[:MAX_ERROR_LENGTH]
+    fields: dict[str, Any] = {
+        "user_id": user,
+        "project_name": _text("needs['project_name']", needs.get("project_name")),
+        "stack": _text("needs['stack']", needs.get("stack")),
+        "files": files[:MAX_FILES],
+        "files_count": len(files),
+        "plugins": _plugins(needs.get("plugins")),
+        "template": _text("needs['template']", needs.get("template")),
+        "status": status,
+        "error": message,
+    }
+    if len(files) > MAX_FILES:
+        fields["files_truncated"] = True
+    return log_event(EVENT_GENERATION, fields, extra, logger=logger)

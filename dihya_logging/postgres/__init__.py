@@ -1,0 +1,28 @@
+"""PostgreSQL backend: one audit table shared by every host (needs the ``postgres`` extra).
+
+`PostgresLogHandler` writes records (batched, off the caller's thread, spilled to a local file
+while the database is down); `PostgresStore` reads, purges and anonymizes them in SQL for the
+public API and the CLI (any ``postgresql://`` location); `import_log_set` loads existing
+JSON-lines logs, idempotently; `schema_sql` is the DDL a DBA can run by hand.
+"""
+
+from __future__ import annotations
+
+from .dsn import DEFAULT_TABLE, ENV_DSN, PostgresError, display_dsn
+from .handler import PostgresLogHandler
+from .importer import ImportOutcome, import_log_set
+from .schema import ensure_schema, schema_sql
+from .store import PostgresStore
+
+__all__ = [
+    "DEFAULT_TABLE",
+    "ENV_DSN",
+    "ImportOutcome",
+    "PostgresError",
+    "PostgresLogHandler",
+    "PostgresStore",
+    "display_dsn",
+    "ensure_schema",
+    "import_log_set",
+    "schema_sql",
+]

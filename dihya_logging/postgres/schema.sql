@@ -1,0 +1,24 @@
+-- dihya-logging generation log, schema version 1.
+-- PostgresLogHandler creates this table when it is missing; a DBA may run this file by hand
+-- instead (psql -v ON_ERROR_STOP=1 -f schema.sql) and grant the application INSERT and SELECT
+-- (plus DELETE and UPDATE for the account that purges). Running it again changes nothing.
+CREATE TABLE IF NOT EXISTS "dihya_generation_log" (
+    id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    record_id uuid        NOT NULL UNIQUE,
+    ts        timestamptz NOT NULL,
+    event     text,
+    user_id   text,
+    status    text,
+    record    jsonb       NOT NULL
+);
+CREATE INDEX IF NOT EXISTS "dihya_generation_log_ts_idx" ON "dihya_generation_log" (ts);
+CREATE INDEX IF NOT EXISTS "dihya_generation_log_user_ts_idx" ON "dihya_generation_log" (user_id, ts);
+CREATE INDEX IF NOT EXISTS "dihya_generation_log_event_ts_idx" ON "dihya_generation_log" (event, ts);
+CREATE INDEX IF NOT EXISTS "dihya_generation_log_status_ts_idx" ON "dihya_generation_log" (status, ts);
+COMMENT ON TABLE "dihya_generation_log" IS 'dihya-logging generation log (schema 1)';
+-- The key of the user-id pseudonyms (anonymizing purges, audit events), made on first need
+-- unless $DIHYA_ANON_KEY is set: only the accounts that purge or export need to read it.
+CREATE TABLE IF NOT EXISTS "dihya_generation_log_anonkey" (
+    id  integer PRIMARY KEY CHECK (id = 1),
+    key bytea   NOT NULL
+);

@@ -1,0 +1,177 @@
+"""`dihya-logs tail --follow` as a real subprocess: new lines, rotation, purge rewrite, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers_export import sample_records, write_log
+
+_WAIT = 30.0
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    """A record as the formatter writes it."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+class Follow:
+    """A running ``tail --follow`` whose stdout lines arrive on a queue."""
+
+    def __init__(self, log: Path, env: dict[str, str], lines: int = 2) -> None:
+        self.child = subprocess.Popen(
+            [sys.executable, "-m", "dihya_logging", "tail", "-f", "-n", str(lines),
+             "--interval", "0.05", "--file", str(log)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        )  # fmt: skip
+        self.lines: queue.Queue[bytes] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.result: tuple[int, str] | None = None
+
+    def _read(self) -> None:
+        assert self.child.stdout is not None
+        for line in self.child.stdout:
+            self.lines.put(line)
+
+    def take(self, count: int) -> list[dict[str, Any]]:
+        """The next ``count`` records printed (fails after a generous wait)."""
+        return [json.loads(self.lines.get(timeout=_WAIT)) for _ in range(count)]
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        """Signal the child; its exit status and stderr (once; later calls return the same)."""
+        if self.result is not None:
+            return self.result
+        if self.child.poll() is None:
+            self.child.send_signal(sig)
+        status = self.child.wait(_WAIT)
+        self.reader.join(_WAIT)
+        assert self.child.stderr is not None
+        err = self.child.stderr.read().decode()
+        for stream in (self.child.stdout, self.child.stderr):
+            if stream is not None:
+                stream.close()
+        self.result = (status, err)
+        return self.result
+
+
+@pytest.fixture
+def follow(log_path: Path, subprocess_env: dict[str, str]) -> Iterator[Follow]:
+    """``tail -f`` on a live log that starts with four records."""
+    write_log(log_path, sample_records(4))
+    follower = Follow(log_path, subprocess_env)
+    yield follower
+    follower.stop(signal.SIGKILL)
+
+
+def _append(path: Path, records: list[dict[str, Any]]) -> None:
+    """Append records to a log file, as a handler would."""
+    with path.open("ab") as out:
+        out.write(b"".join(_line(r) for r in records))
+
+
+def _marker(n: int) -> dict[str, Any]:
+    """A distinguishable record."""
+    return {"timestamp": f"2026-04-01T00:00:{n:02d}.000Z", "level": "INFO", "logger": "t",
+            "message": f"m{n}", "event": "generation", "user_id": f"late_{n}"}  # fmt: skip
+
+
+def test_follow_prints_tail_then_new_records(follow: Follow, log_path: Path) -> None:
+    """It prints the last N records, then every record appended afterwards."""
+    assert follow.take(2) == sample_records(4)[-2:]
+    _append(log_path, [_marker(1), _marker(2)])
+    assert [r["message"] for r in follow.take(2)] == ["m1", "m2"]
+
+
+def test_follow_survives_rotation(follow: Follow, log_path: Path) -> None:
+    """After the live file is renamed away and recreated, the new file's records follow."""
+    follow.take(2)
+    _append(log_path, [_marker(1)])
+    assert follow.take(1)[0]["message"] == "m1"
+    _append(log_path, [_marker(2)])
+    os.rename(log_path, log_path.with_name("generation.log.1"))  # rotation
+    write_log(log_path, [_marker(3), _marker(4)])
+    assert [r["message"] for r in follow.take(3)] == ["m2", "m3", "m4"]
+
+
+def test_follow_after_purge_rewrite_prints_only_new_records(follow: Follow, log_path: Path) -> None:
+    """A purge rewrites the live file (new inode): old lines are not printed again."""
+    follow.take(2)
+    _append(log_path, [_marker(1)])
+    assert follow.take(1)[0]["message"] == "m1"
+    kept = [r for r in sample_records(4) if r["user_id"] != "user_1"] + [_marker(1)]
+    rewritten = log_path.with_name(".generation.log.tmp-test")
+    write_log(rewritten, kept)
+    os.replace(rewritten, log_path)
+    _append(log_path, [_marker(2), _marker(3)])
+    assert [r["message"] for r in follow.take(2)] == ["m2", "m3"]
+    _append(log_path, [_marker(9)])
+    assert follow.take(1)[0]["message"] == "m9"  # nothing else came before the sentinel
+
+
+def test_follow_skips_tombstones_and_partial_lines(follow: Follow, log_path: Path) -> None:
+    """Tombstones are skipped, a damaged line warned once, a half-written line printed whole."""
+    follow.take(2)
+    with log_path.open("ab") as out:
+        out.write(b'{"tombstone":true,"seq":9}\nnot json\n' + _line(_marker(1))[:20])
+        out.flush()
+        out.write(_line(_marker(1))[20:])
+    _append(log_path, [_marker(2)])
+    assert [r["message"] for r in follow.take(2)] == ["m1", "m2"]
+    _, err = follow.stop()
+    assert err == "dihya-logs: warning: a damaged line of the live file was skipped\n"
+
+
+def test_interrupt_exits_130_quietly(follow: Follow) -> None:
+    """Ctrl-C (SIGINT) ends the follow with status 130 and no traceback."""
+    follow.take(2)
+    status, err = follow.stop(signal.SIGINT)
+    assert status == 130
+    assert "Traceback" not in err
+
+
+def test_follow_through_a_real_handler_rotation(
+    log_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """Records written by GenerationLogHandler across a compressed rotation each print once."""
+    from dihya_logging.formatter import RedactingJsonFormatter
+    from dihya_logging.handler import GenerationLogHandler
+
+    handler = GenerationLogHandler(log_path, maxBytes=1500, backupCount=5, compress=True)
+    handler.setFormatter(RedactingJsonFormatter())
+    logger = logging.getLogger("test.follow.rotation")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    follower = None
+    try:
+        logger.info("m0", extra={"event": "generation", "n": 0})
+        follower = Follow(log_path, subprocess_env, lines=1)
+        assert follower.take(1)[0]["n"] == 0
+        first = list(range(1, 6))
+        for n in first:
+            logger.info(f"m{n}", extra={"event": "generation", "n": n})
+        assert [r["n"] for r in follower.take(5)] == first
+        assert not log_path.with_name("generation.log.1.gz").exists()
+        second = list(range(6, 14))  # crosses maxBytes once
+        for n in second:
+            logger.info(f"m{n}", extra={"event": "generation", "n": n})
+        assert log_path.with_name("generation.log.1.gz").exists()
+        assert [r["n"] for r in follower.take(len(second))] == second
+        logger.info("m99", extra={"event": "generation", "n": 99})
+        assert follower.take(1)[0]["n"] == 99
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        if follower is not None:
+            follower.stop(signal.SIGKILL)

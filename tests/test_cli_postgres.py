@@ -1,0 +1,69 @@
+"""`dihya-logs --file postgresql://…`: the DSN is passed through to the PostgreSQL store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers_export import (
+    assert_one_line_error,
+    read_jsonl,
+    run_cli,
+    sample_records,
+    write_rotated_log,
+)
+from pg_server import PgServer, pg_server_fixture  # noqa: F401
+
+from dihya_logging.postgres import import_log_set
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def database(pg_server: PgServer, log_path: Path) -> tuple[str, list[dict[str, Any]]]:
+    """A fresh database holding the sample records, and those records."""
+    records = sample_records(12)
+    write_rotated_log(log_path, records)
+    dsn = pg_server.create_database()
+    import_log_set(log_path, dsn)
+    return dsn, records
+
+
+def test_query_and_stats_read_the_database(
+    database: tuple[str, list[dict[str, Any]]], subprocess_env: dict[str, str]
+) -> None:
+    """query --json and stats --json work on a DSN exactly as on a file."""
+    dsn, records = database
+    result = run_cli("query", "--json", "--user", "user_2", "--file", dsn, env=subprocess_env)
+    assert result.returncode == 0, result.stderr
+    got = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["project_name"] for r in got] == [
+        r["project_name"] for r in records if r["user_id"] == "user_2"
+    ]
+    stats = json.loads(run_cli("stats", "--json", "--file", dsn, env=subprocess_env).stdout)
+    assert stats["generations"] == len(records)
+
+
+def test_export_from_the_database(
+    database: tuple[str, list[dict[str, Any]]], tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """export reads the table, writes the file and audits into the table."""
+    dsn, records = database
+    destination = tmp_path / "db.jsonl"
+    result = run_cli("export", str(destination), "--file", dsn, env=subprocess_env)
+    assert result.returncode == 0, result.stderr
+    assert [r["user_id"] for r in read_jsonl(destination)] == [r["user_id"] for r in records]
+    audit = run_cli("query", "--json", "--event", "export", "--file", dsn, env=subprocess_env)
+    (event,) = [json.loads(line) for line in audit.stdout.splitlines()]
+    assert event["destination"] == "db.jsonl"
+
+
+def test_follow_needs_a_file(
+    database: tuple[str, list[dict[str, Any]]], subprocess_env: dict[str, str]
+) -> None:
+    """tail --follow on a DSN is refused in one line (polling a table is not a tail)."""
+    dsn, _ = database
+    result = run_cli("tail", "--follow", "--file", dsn, env=subprocess_env)
+    assert_one_line_error(result, 2, match="--follow needs a log file")

@@ -1,0 +1,122 @@
+"""`dihya-logs` on a real terminal (a pty): progress lines and the purge confirmation prompt."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+from helpers_export import read_jsonl, run_cli, sample_records, write_rotated_log
+
+
+def run_on_terminal(
+    args: list[str], env: dict[str, str], *, answer: Optional[bytes] = None
+) -> tuple[int, str]:
+    """Run the CLI with stdin, stdout and stderr on a pty; type ``answer`` at the prompt."""
+    main, child_end = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "dihya_logging", *args],
+        stdin=child_end, stdout=child_end, stderr=child_end, env=env, start_new_session=True,
+    )  # fmt: skip
+    os.close(child_end)
+    output = b""
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(main, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+                if answer is not None and b"Type 'yes'" in output:
+                    os.write(main, answer)
+                    answer = None
+            elif child.poll() is not None:
+                break
+        return child.wait(30), output.decode("utf-8", "replace")
+    finally:
+        os.close(main)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+@pytest.fixture
+def log(log_path: Path) -> tuple[Path, list[dict[str, Any]]]:
+    """A rotated log set and its records."""
+    records = sample_records(3000)
+    write_rotated_log(log_path, records)
+    return log_path, records
+
+
+def test_export_shows_progress_on_a_terminal(
+    log: tuple[Path, Any], tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """On a terminal the export draws a progress line, then erases it before the summary."""
+    log_path, records = log
+    destination = tmp_path / "all.csv"
+    status, screen = run_on_terminal(
+        ["export", str(destination), "--file", str(log_path)], subprocess_env
+    )
+    assert status == 0, screen
+    assert "exporting… " in screen
+    assert "100% of " in screen
+    assert f"{len(records):,} records" in screen
+    assert "\r\x1b[K" in screen
+    assert screen.rstrip().endswith(f"exported {len(records)} records to {destination}")
+
+
+def test_purge_asks_on_a_terminal_and_proceeds_on_yes(
+    log: tuple[Path, list[dict[str, Any]]], subprocess_env: dict[str, str]
+) -> None:
+    """Without --yes on a terminal, purge asks; typing yes purges (with a progress line)."""
+    log_path, records = log
+    status, screen = run_on_terminal(
+        ["purge", "--user", "user_1", "--file", str(log_path)], subprocess_env, answer=b"yes\n"
+    )
+    assert status == 0, screen
+    assert "permanently remove every record of user 'user_1'" in screen
+    assert "purging… " in screen
+    expected = sum(1 for r in records if r["user_id"] == "user_1")
+    assert f"removed {expected} records" in screen
+    left = run_cli("query", "--json", "--user", "user_1", "--file", str(log_path),
+                   env=subprocess_env)  # fmt: skip
+    assert left.stdout == ""
+
+
+def test_purge_cancelled_unless_yes_is_typed(
+    log: tuple[Path, Any], subprocess_env: dict[str, str]
+) -> None:
+    """Any answer but 'yes' cancels: exit 1, one error line, the log untouched."""
+    log_path, _ = log
+    before = {p.name: p.read_bytes() for p in log_path.parent.iterdir()}
+    status, screen = run_on_terminal(
+        ["purge", "--before", "2026-03-10", "--file", str(log_path)], subprocess_env, answer=b"y\n"
+    )
+    assert status == 1
+    assert "every record dated before 2026-03-10T00:00:00Z in " in screen
+    assert screen.rstrip().endswith("dihya-logs: error: purge cancelled")
+    assert "Traceback" not in screen
+    assert {p.name: p.read_bytes() for p in log_path.parent.iterdir()} == before
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(
+    log: tuple[Path, Any], tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """Piped stderr gets no progress line: scripts see only the summary."""
+    log_path, records = log
+    result = run_cli("export", str(tmp_path / "x.jsonl"), "--file", str(log_path),
+                     env=subprocess_env)  # fmt: skip
+    assert result.returncode == 0
+    assert result.stderr == ""
+    assert len(read_jsonl(tmp_path / "x.jsonl")) == len(records)

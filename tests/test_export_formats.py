@@ -1,0 +1,184 @@
+"""Unit tests of the export format writers (dihya_logging.formats): shapes, streaming, CSV rules."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from helpers_export import decode_cell, expected_cell, read_csv, sample_records
+
+from dihya_logging.formats import (
+    CSV_CORE_COLUMNS,
+    csv_cell,
+    csv_columns,
+    detect_format,
+    dump_record,
+    write_csv,
+    write_json_array,
+    write_jsonl,
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("out.jsonl", ("jsonl", False)),
+        ("OUT.JSONL.GZ", ("jsonl", True)),
+        ("a.b.json", ("json", False)),
+        ("x.json.gz", ("json", True)),
+        ("report.csv", ("csv", False)),
+        ("report.csv.gz", ("csv", True)),
+        ("stream.ndjson", ("jsonl", False)),
+    ],
+)
+def test_detect_format_from_suffix(name: str, expected: tuple[str, bool]) -> None:
+    """The format and compression come from the destination's suffixes, case-insensitively."""
+    assert detect_format(name) == expected
+
+
+@pytest.mark.parametrize("name", ["out.txt", "out", "out.gz", "out.csv.bz2", "out.jsonlx"])
+def test_detect_format_refuses_unknown_suffix(name: str) -> None:
+    """A name without a known suffix is a ValueError that says what is accepted."""
+    with pytest.raises(ValueError, match=r"\.jsonl, \.json or \.csv"):
+        detect_format(name)
+
+
+def test_format_argument_overrides_suffix() -> None:
+    """format= wins over the suffix; a .gz name or a '.gz' format compresses."""
+    assert detect_format("dump.txt", "csv") == ("csv", False)
+    assert detect_format("dump.txt", "json.gz") == ("json", True)
+    assert detect_format("dump.gz", "jsonl") == ("jsonl", True)
+    with pytest.raises(ValueError, match="unknown export format 'xml'"):
+        detect_format("dump.jsonl", "xml")
+
+
+def test_jsonl_round_trip() -> None:
+    """JSON lines hold each record, unchanged, one per line."""
+    records = sample_records(7)
+    out = io.BytesIO()
+    assert write_jsonl(records, out) == 7
+    lines = out.getvalue().decode("utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == records
+
+
+def test_json_array_round_trip_and_empty() -> None:
+    """The JSON array parses back to the records; no records is an empty array."""
+    records = sample_records(5)
+    out = io.BytesIO()
+    assert write_json_array(records, out) == 5
+    assert json.loads(out.getvalue()) == records
+    empty = io.BytesIO()
+    assert write_json_array([], empty) == 0
+    assert json.loads(empty.getvalue()) == []
+
+
+def test_json_array_is_streamed() -> None:
+    """Each record is written before the next is pulled: the array is never built in memory."""
+    out = io.BytesIO()
+    seen: list[int] = []
+
+    def records() -> Iterator[dict[str, Any]]:
+        for index in range(3):
+            seen.append(out.getvalue().count(b'"n":'))
+            yield {"n": index}
+
+    write_json_array(records(), out)
+    assert seen == [0, 1, 2]
+
+
+def test_dump_record_keeps_lone_surrogates_as_escapes() -> None:
+    """A record the UTF-8 codec refuses is still written, as valid JSON that reads back equal."""
+    record = {"message": "bad \ud800 text"}
+    assert json.loads(dump_record(record)) == record
+
+
+def test_csv_columns_order() -> None:
+    """Core fields first in a fixed order, other keys sorted, chain fields last."""
+    columns = csv_columns(["zeta", "link", "seq", "alpha", "user_id", "timestamp"])
+    assert columns[: len(CSV_CORE_COLUMNS)] == list(CSV_CORE_COLUMNS)
+    assert columns[len(CSV_CORE_COLUMNS) :] == ["alpha", "zeta", "seq", "link"]
+    assert columns[:5] == ["timestamp", "level", "logger", "message", "event"]
+
+
+def test_csv_round_trip(tmp_path: Any) -> None:
+    """Every cell reads back to its value under the documented rules (lists, JSON, guards)."""
+    records = sample_records(9)
+    path = tmp_path / "out.csv"
+    with path.open("wb") as out:
+        assert write_csv(records, out) == 9
+    header, rows = read_csv(path)
+    assert header == csv_columns({key for record in records for key in record})
+    assert len(rows) == 9
+    for record, row in zip(records, rows):
+        for column in header:
+            assert decode_cell(column, row[column]) == expected_cell(column, record.get(column))
+
+
+def test_csv_gzip_round_trip(tmp_path: Any) -> None:
+    """A CSV written through gzip reads back the same rows."""
+    records = sample_records(4)
+    path = tmp_path / "out.csv.gz"
+    with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb") as out:
+        write_csv(records, out)
+    _, rows = read_csv(path)
+    assert [row["user_id"] for row in rows] == [r["user_id"] for r in records]
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+33 6 12", "'+33 6 12"),
+        ("-cmd", "'-cmd"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("'quoted", "''quoted"),
+        ("[draft]", "'[draft]"),
+        ("{x}", "'{x}"),
+        ("plain", "plain"),
+        (-3, "-3"),
+        (2.5, "2.5"),
+        (True, "true"),
+        (None, ""),
+        (["a", "b"], "a|b"),
+        (["=x", "b"], "'=x|b"),
+        (["a|b", "c"], '["a|b","c"]'),
+        (["[x]"], "'[x]"),
+        (["", "a"], '["","a"]'),
+        ([1, "a"], '[1,"a"]'),
+        ([], ""),
+        ({"k": [1]}, '{"k":[1]}'),
+    ],
+)
+def test_csv_cell_rules(value: Any, cell: str) -> None:
+    """Formula guard, bare numbers, '|'-joined lists unless ambiguous, nested values as JSON."""
+    assert csv_cell(value) == cell
+
+
+def test_csv_header_is_guarded() -> None:
+    """A metadata key that looks like a formula is neutralised in the header too."""
+    out = io.BytesIO()
+    write_csv([{"=cmd": 1}], out)
+    header = out.getvalue().decode().splitlines()[0]
+    assert header.endswith(",'=cmd")
+
+
+def test_csv_late_keys_and_uniform_keys_give_the_same_table(tmp_path: Any) -> None:
+    """Keys first seen late (rows reordered) and keys all known at once (rows copied) agree."""
+    early = {"timestamp": "t1", "zeta": 1, "alpha": "a", "seq": 1, "link": "l1"}
+    late = {"timestamp": "t2", "beta": "b", "seq": 2}
+    uniform_first = {**early, "beta": None}
+    for records in ([early, late], [uniform_first, late]):
+        out = io.BytesIO()
+        write_csv(records, out)
+        path = tmp_path / "t.csv"
+        path.write_bytes(out.getvalue())
+        header, rows = read_csv(path)
+        assert header[len(CSV_CORE_COLUMNS) :] == ["alpha", "beta", "zeta", "seq", "link"]
+        assert [row["beta"] for row in rows] == ["", "b"]
+        assert [row["link"] for row in rows] == ["l1", ""]
+        assert [row["alpha"] for row in rows] == ["a", ""]

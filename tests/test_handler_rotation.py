@@ -1,0 +1,211 @@
+"""Rotation policy: time periods agreed by all writers, compression, retention, drop-in configs."""
+
+from __future__ import annotations
+
+import calendar
+import gzip
+import logging
+import logging.config
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers_sink import finish, parse_all, read_lines, run_child
+from pythonjsonlogger.json import JsonFormatter
+
+import dihya_logging.handler as handler_module
+from dihya_logging.handler import GenerationLogHandler
+from dihya_logging.logset import LogSet
+from dihya_logging.rotation import TimeSchedule
+
+
+def record(seq: int) -> logging.LogRecord:
+    """An INFO record carrying ``seq``."""
+    return logging.makeLogRecord({"msg": "event", "levelno": 20, "levelname": "INFO", "seq": seq})
+
+
+def handler_on(path: Path, **options: Any) -> GenerationLogHandler:
+    """A handler with a JSON formatter."""
+    handler = GenerationLogHandler(path, **options)
+    handler.setFormatter(JsonFormatter())
+    return handler
+
+
+def test_schedule_periods_are_utc_and_epoch_aligned() -> None:
+    """Periods start on UTC boundaries: hours, midnights, and Mondays for W0."""
+    moment = calendar.timegm((2026, 11, 25, 13, 45, 10))  # a Wednesday
+    hourly = TimeSchedule("H")
+    assert hourly.start(hourly.period(moment)) == calendar.timegm((2026, 11, 25, 13, 0, 0))
+    daily = TimeSchedule("midnight")
+    assert daily.start(daily.period(moment) + 1) == calendar.timegm((2026, 11, 26, 0, 0, 0))
+    weekly = TimeSchedule("W0")
+    assert weekly.start(weekly.period(moment)) == calendar.timegm((2026, 11, 23, 0, 0, 0))
+    assert TimeSchedule("S", 10).period(moment + 10) == TimeSchedule("S", 10).period(moment) + 1
+
+
+def test_writers_agree_on_exactly_one_time_rotation(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers crossing period boundaries rotate once per period, never twice."""
+    clock = [1_000_000.2]
+    monkeypatch.setattr(handler_module, "_now", lambda: clock[0])
+    one, two = (
+        handler_on(log_path, when="S", interval=10),
+        handler_on(log_path, when="S", interval=10),
+    )
+    try:
+        seq = 0
+        for _period in range(4):
+            for _ in range(6):
+                (one if seq % 2 else two).handle(record(seq))
+                seq += 1
+                clock[0] += 1.0  # 6 records per 10 s period, alternating writers
+            clock[0] += 4.0
+    finally:
+        one.close()
+        two.close()
+    files = LogSet(log_path).files()
+    per_file = [[r["seq"] for r in parse_all(p.read_bytes().splitlines(True))] for p in files]
+    assert per_file == [list(range(n, n + 6)) for n in range(0, 24, 6)]
+
+
+def test_time_rotation_with_real_clock_across_processes(log_path: Path) -> None:
+    """when="S": two processes writing for 2.5 s rotate every second, lose and double nothing."""
+    options = {"when": "S", "interval": 1, "fsync": "never"}
+    children = [
+        run_child(
+            "write",
+            {
+                "path": str(log_path),
+                "options": options,
+                "writer": w,
+                "seconds": 2.5,
+                "pause": 0.002,
+            },
+        )
+        for w in ("a", "b")
+    ]
+    written = {w: finish(child)["written"] for w, child in zip("ab", children)}
+    records = parse_all(read_lines(log_path))
+    for writer, count in written.items():
+        assert [r["seq"] for r in records if r["writer"] == writer] == list(range(count))
+    backups = LogSet(log_path).rotated()
+    assert 2 <= len(backups) <= 4
+    assert all(path.stat().st_size > 0 for _, path in backups)
+
+
+def test_compressed_backups_are_gzip_and_complete(log_path: Path) -> None:
+    """compress=True: backups are named .N.gz, gunzip to whole lines, and no temp is left."""
+    handler = handler_on(log_path, maxBytes=400, compress=True)
+    try:
+        for seq in range(60):
+            handler.handle(record(seq))
+    finally:
+        handler.close()
+    log_set = LogSet(log_path)
+    names = [path.name for _, path in log_set.rotated()]
+    assert names == [f"generation.log.{n}.gz" for n in range(1, len(names) + 1)]
+    assert len(names) >= 3
+    first = gzip.decompress(log_set.rotated_path(len(names), compressed=True).read_bytes())
+    assert parse_all(first.splitlines(True))[0]["seq"] == 0
+    assert [r["seq"] for r in parse_all(read_lines(log_path))] == list(range(60))
+    assert not log_set.stale_temp_files()
+
+
+def test_backup_count_prunes_the_oldest(log_path: Path) -> None:
+    """backupCount=3 keeps the three newest backups, the newest as .1."""
+    handler = handler_on(log_path, maxBytes=400, backupCount=3)
+    try:
+        for seq in range(100):
+            handler.handle(record(seq))
+    finally:
+        handler.close()
+    assert [index for index, _ in LogSet(log_path).rotated()] == [1, 2, 3]
+    seqs = [r["seq"] for r in parse_all(read_lines(log_path))]
+    assert seqs == list(range(seqs[0], 100))
+    assert seqs[0] > 0
+
+
+def test_retention_days_removes_old_backups(log_path: Path) -> None:
+    """Backups whose newest record is older than retention_days go at the next rotation."""
+    handler = handler_on(log_path, maxBytes=400)
+    for seq in range(40):
+        handler.handle(record(seq))
+    handler.close()
+    log_set = LogSet(log_path)
+    backups = log_set.rotated()
+    old = time.time() - 40 * 86400
+    for _, path in backups[2:]:
+        os.utime(path, (old, old))
+    survivors = [path.read_bytes() for _, path in backups[:2]]
+    handler = handler_on(log_path, maxBytes=400, retention_days=30)
+    try:
+        for seq in range(40, 50):
+            handler.handle(record(seq))
+    finally:
+        handler.close()
+    kept = [path.read_bytes() for _, path in log_set.rotated()]
+    assert all(content in kept for content in survivors)
+    assert len(kept) < len(backups) + 2
+    assert all(path.stat().st_mtime > old + 86400 for _, path in log_set.rotated())
+
+
+def test_drop_in_through_dict_config(log_path: Path) -> None:
+    """Swapping the class in a dictConfig keeps RotatingFileHandler's keys working."""
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"json": {"()": "pythonjsonlogger.json.JsonFormatter"}},
+            "handlers": {
+                "file": {
+                    "class": "dihya_logging.GenerationLogHandler",
+                    "formatter": "json",
+                    "filename": str(log_path),
+                    "maxBytes": 500,
+                    "backupCount": 50,
+                    "compress": True,
+                }
+            },
+            "loggers": {"dropin.dict": {"level": "INFO", "handlers": ["file"]}},
+        }
+    )
+    logger = logging.getLogger("dropin.dict")
+    try:
+        for seq in range(30):
+            logger.info("event", extra={"seq": seq})
+    finally:
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+    assert [r["seq"] for r in parse_all(read_lines(log_path))] == list(range(30))
+    assert LogSet(log_path).rotated()
+
+
+def test_drop_in_through_file_config(log_path: Path, tmp_path: Path) -> None:
+    """A logging.ini with ``args=(path, 'a', maxBytes, backupCount)`` works unchanged."""
+    ini = tmp_path / "logging.ini"
+    ini.write_text(
+        "[loggers]\nkeys=root,dropin\n\n[handlers]\nkeys=file\n\n[formatters]\nkeys=json\n\n"
+        "[logger_root]\nlevel=WARNING\nhandlers=\n\n"
+        "[logger_dropin]\nlevel=INFO\nhandlers=file\nqualname=dropin.ini\npropagate=0\n\n"
+        "[handler_file]\nclass=dihya_logging.GenerationLogHandler\nformatter=json\n"
+        f"args=({str(log_path)!r}, 'a', 500, 5)\n\n"
+        "[formatter_json]\nclass=pythonjsonlogger.json.JsonFormatter\n"
+    )
+    log_path.parent.mkdir()
+    logging.config.fileConfig(ini, disable_existing_loggers=False)
+    logger = logging.getLogger("dropin.ini")
+    try:
+        (handler,) = logger.handlers
+        assert isinstance(handler, GenerationLogHandler)
+        assert (handler.maxBytes, handler.backupCount) == (500, 5)
+        for seq in range(10):
+            logger.info("event", extra={"seq": seq})
+    finally:
+        for attached in list(logger.handlers):
+            logger.removeHandler(attached)
+            attached.close()
+    assert [r["seq"] for r in parse_all(read_lines(log_path))] == list(range(10))

@@ -1,0 +1,138 @@
+"""Outages: records spill to a local file while PostgreSQL is down and are sent, once, later."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from helpers_postgres import count_rows, rows, start_writers, wait_writers
+from pg_server import PgServer, pg_dsn_fixture, pg_server_fixture  # noqa: F401
+
+from dihya_logging.postgres import PostgresLogHandler
+from dihya_logging.postgres.spill import Spill
+from dihya_logging.schema import LOGGER_NAME
+
+pytestmark = pytest.mark.postgres
+
+
+def _wait_for(predicate: object, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+def _logger(handler: logging.Handler) -> logging.Logger:
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return logger
+
+
+def _spill_lines(path: Path) -> list[str]:
+    found: list[str] = []
+    for file in sorted(path.parent.glob(f"*{path.name}*")):
+        if file.is_file() and not file.name.endswith(".lock"):
+            found += file.read_text().splitlines()
+    return found
+
+
+def test_several_processes_survive_a_server_restart(
+    pg_server: PgServer, pg_dsn: str, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """Three writers keep logging while the server stops (-m fast) and restarts: every record
+    arrives exactly once, some of them through the spill file."""
+    spill = tmp_path / "spill" / "pg-spill.log"
+    procs = start_writers(pg_dsn, spill, subprocess_env, writers=3, count=150, pause=0.01)
+    try:
+        _wait_for(lambda: count_rows(pg_dsn) >= 60)
+        pg_server.stop("fast")
+        time.sleep(0.8)  # writers keep logging into the spill file meanwhile
+    finally:
+        pg_server.start()
+    results = wait_writers(procs)
+    got = rows(pg_dsn)
+    keys = Counter((r["record"]["writer"], r["record"]["seq"]) for r in got)
+    missing = {(f"w{k}", s) for k in range(3) for s in range(150)} - set(keys)
+    assert not missing, (sorted(missing), results, _spill_lines(spill), [p.stderr for p in procs])
+    assert len(got) == 450
+    assert set(keys) == {(f"w{k}", s) for k in range(3) for s in range(150)}
+    assert max(keys.values()) == 1
+    assert sum(r["spilled"] for r in results) > 0
+    assert _spill_lines(spill) == []
+
+
+def test_database_down_from_the_start(
+    pg_server: PgServer, pg_dsn: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Records logged before the database was ever reached wait in the spill file, then go in."""
+    spill = tmp_path / "spill.log"
+    handler = PostgresLogHandler(
+        pg_dsn.replace(f":{pg_server.port}/", ":1/"),  # nothing listens on port 1
+        spill_path=spill,
+        flush_interval=0.05,
+    )
+    logger = _logger(handler)
+    for i in range(30):
+        logger.info("g", extra={"event": "generation", "user_id": f"u{i}"})
+    handler.flush()
+    spilled = [json.loads(line) for line in _spill_lines(spill)]
+    assert [r["user_id"] for r in spilled] == [f"u{i}" for i in range(30)]
+    assert all("pg_record_id" in r for r in spilled)
+    handler.close()
+    logger.removeHandler(handler)
+    err = capfd.readouterr().err
+    assert "PostgreSQL connection failed" in err
+    assert str(spill) in err
+    # the next handler (or process) on the same spill file sends them when it connects
+    second = PostgresLogHandler(pg_dsn, spill_path=spill, flush_interval=0.05)
+    _logger(second).info("later", extra={"event": "generation", "user_id": "late"})
+    second.close()
+    users = [r["user_id"] for r in rows(pg_dsn)]
+    assert sorted(users) == sorted([f"u{i}" for i in range(30)] + ["late"])
+    assert _spill_lines(spill) == []
+
+
+def test_replay_after_a_crash_sends_nothing_twice(pg_dsn: str, tmp_path: Path) -> None:
+    """A spill file whose records were already inserted (crash before it was emptied, or a
+    commit whose answer was lost) is replayed without duplicates; a torn last line is dropped."""
+    spill_path = tmp_path / "spill.log"
+    handler = PostgresLogHandler(pg_dsn, spill_path=spill_path, flush_interval=0.05)
+    logger = _logger(handler)
+    for i in range(10):
+        logger.info("g", extra={"event": "generation", "user_id": f"u{i}"})
+    handler.close()
+    logger.removeHandler(handler)
+    sent = rows(pg_dsn)
+    spill = Spill(spill_path)
+    spill.write([(r["record_id"], json.dumps(r["record"])) for r in sent[:6]])
+    spill.close()
+    with spill_path.open("a") as out:
+        out.write('{"timestamp": "2026-01-01T00:00:00.000Z", "message": "torn')
+    again = PostgresLogHandler(pg_dsn, spill_path=spill_path, flush_interval=0.05)
+    again.close()
+    after = rows(pg_dsn)
+    assert [r["record_id"] for r in after] == [r["record_id"] for r in sent]
+    assert again.writer.replayed == 6
+    assert not spill_path.exists() or spill_path.stat().st_size == 0
+
+
+def test_full_queue_spills_instead_of_growing(pg_dsn: str, tmp_path: Path) -> None:
+    """With a tiny queue and a burst of records, memory stays bounded: the excess goes to the
+    spill file on the caller's thread and reaches the database all the same."""
+    spill = tmp_path / "spill.log"
+    handler = PostgresLogHandler(
+        pg_dsn, spill_path=spill, queue_size=2, batch_size=2, flush_interval=0.05
+    )
+    logger = _logger(handler)
+    for i in range(300):
+        logger.info("g", extra={"event": "generation", "user_id": "burst", "seq": i})
+    handler.close()
+    seqs = sorted(r["record"]["seq"] for r in rows(pg_dsn))
+    assert seqs == list(range(300))
+    assert handler.writer.spilled > 0
+    assert handler.writer.replayed == handler.writer.spilled
