@@ -161,8 +161,8 @@ SELECT gen_random_uuid(), t, 'generation', u, s, jsonb_build_object(
     'plugins', jsonb_build_array('analytics'), 'template', 'e-commerce', 'status', s,
     'error', NULL)
 FROM (SELECT i, timestamptz '2026-01-01' + i * interval '1 second' AS t,
-             'user_' || (i % 1000) AS u,
-             CASE WHEN i % 10 = 0 THEN 'error' ELSE 'success' END AS s
+             'user_' || (i %% 1000) AS u,
+             CASE WHEN i %% 10 = 0 THEN 'error' ELSE 'success' END AS s
       FROM generate_series(%s::bigint, %s::bigint) AS i) AS g
 """
 

@@ -1,11 +1,13 @@
 """Benchmark of the redaction engine alone: ns per realistic event, and growth with event size.
 
 Run: ``python -m benchmarks.bench_redaction`` (or ``python benchmarks/bench_redaction.py``).
-Prints median ns/event over repeated runs for `default_redactor().redact` beside a naive
-recursive redactor (the reference a straightforward implementation gives), in three regimes:
-warm (the same event again: every string already known clean), realistic (fresh user id,
-timestamp and request id per event, file names from a template) and cold (every string new).
-Then the cost on events of growing size, in ns per element, to show linear growth.
+Uses the suite's realistic event (`benchmarks.event`: 20 files, plugins, nested metadata with
+two secrets). Prints the median ns/event of `Redactor().redact` over repeated runs beside a
+naive recursive redactor (the reference: key set + one regex per string), a key-only redactor
+and a bare recursive copy (floors no text-scanning redactor can beat), all measured interleaved
+in the same run, in three regimes: ``repeat`` (the same event again), ``realistic`` (a new
+request id per event, as the suite does) and ``cold`` (every string new). Then the cost on
+events of growing size in ns per JSON node: flat columns mean linear growth.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Callable
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.event import SECRETS, Renewer, count_nodes, flat_event, scaled_event, unique_variant
 from dihya_logging.redaction import Redactor
 
 MASK = "[REDACTED]"
@@ -41,8 +44,7 @@ def naive_redact(obj: Any) -> Any:
         out = {}
         for k, v in obj.items():
             key = str(k)
-            norm = key.lower().replace("-", "_")
-            out[key] = MASK if norm in _NAIVE_KEYS else naive_redact(v)
+            out[key] = MASK if key.lower().replace("-", "_") in _NAIVE_KEYS else naive_redact(v)
         return out
     if isinstance(obj, (list, tuple, set)):
         return [naive_redact(v) for v in obj]
@@ -51,98 +53,91 @@ def naive_redact(obj: Any) -> Any:
     return obj
 
 
-FILES = [
-    "README.md", "backend/app.py", "backend/models.py", "backend/routes/auth.py",
-    "backend/routes/products.py", "backend/requirements.txt", "backend/config.py",
-    "frontend/package.json", "frontend/src/App.js", "frontend/src/index.js",
-    "frontend/src/components/Header.jsx", "frontend/src/components/ProductList.jsx",
-    "frontend/src/components/Cart.jsx", "frontend/src/pages/Checkout.jsx",
-    "frontend/src/pages/Login.jsx", "frontend/src/api/client.js", "docker-compose.yml",
-    "Dockerfile", ".env.example", "docs/ARCHITECTURE.md",
-]  # fmt: skip
+def key_only(obj: Any) -> Any:
+    """A floor: the naive walk without any text scanning (misses secrets inside strings)."""
+    t = type(obj)
+    if t is dict:
+        return {k: MASK if k.lower() in _NAIVE_KEYS else key_only(v) for k, v in obj.items()}
+    if t is list or t is tuple:
+        return [key_only(v) for v in obj]
+    return obj
 
 
-def make_event(n: int = 0, scale: int = 1, unique: bool = False) -> dict[str, Any]:
-    """The realistic generation record as the formatter sees it (20 files, two secrets)."""
-    tag = f"-{n}" if unique else ""
-    files = [f"{f}{tag}.{i}" if unique or i else f for i in range(scale) for f in FILES]
-    meta = {
-        "request_id": f"req-8f14e45f{n}",
-        "duration_ms": 182.4,
-        "client": {"ip": "203.0.113.7", "user_agent": f"dihya-cli/1.4.{n}",
-                   "api_key": "sk_live_4eC39HqLyjWDarjtT1zdp7dc"},
-        "options": {"dark_mode": True, "locale": "ber-MA", "retries": 3},
-        "database": {"engine": "postgres", "password": "hunter2"},
-    }  # fmt: skip
-    return {
-        "timestamp": f"2026-11-23T12:34:{n % 60:02d}.{n % 1000:03d}Z",
-        "level": "INFO",
-        "logger": "dihya.generation",
-        "message": "generation",
-        "event": "generation",
-        "user_id": f"user_{n}",
-        "project_name": f"Blog Amazigh{tag}",
-        "stack": "fullstack",
-        "files": files,
-        "files_count": len(files),
-        "plugins": ["analytics", "auth", "payments"] * scale,
-        "template": "e-commerce",
-        "status": "success",
-        "error": None,
-        "metadata": {f"m{i}{tag}": meta for i in range(scale)} if scale > 1 else meta,
-    }
+def bare_copy(obj: Any) -> Any:
+    """The floor of any Python walker: an exact-type recursive copy that redacts nothing."""
+    t = type(obj)
+    if t is dict:
+        return {k: bare_copy(v) for k, v in obj.items()}
+    if t is list or t is tuple:
+        return [bare_copy(v) for v in obj]
+    return obj
 
 
-def elements(obj: Any) -> int:
-    """Number of nodes (containers, keys' values, leaves) in a structure."""
-    if isinstance(obj, dict):
-        return 1 + sum(elements(v) for v in obj.values())
-    if isinstance(obj, list):
-        return 1 + sum(elements(v) for v in obj)
-    return 1
+def feeder(kind: str, scale: int, n: int) -> Callable[[], Any]:
+    """A function returning the next event of the regime (renewal cost is the same for all)."""
+    event = scaled_event(scale)
+    if kind == "repeat":
+        return lambda: event
+    if kind == "realistic":
+        renew = Renewer(event["request"])
+
+        def renewed() -> Any:
+            renew()
+            return event
+
+        return renewed
+    variants = [unique_variant(event, f"#{i}") for i in range(n)]
+    it = iter(variants * 1000)
+    return lambda: next(it)
 
 
-def median_ns(fn: Callable[[Any], Any], events: list[Any], loops: int, repeat: int = 7) -> float:
-    """Median over `repeat` runs of the mean ns per call of fn over `events`, `loops` times."""
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter_ns()
-        for _ in range(loops):
-            for ev in events:
-                fn(ev)
-        runs.append((time.perf_counter_ns() - t0) / (loops * len(events)))
-    return statistics.median(runs)
+def measure(
+    fns: dict[str, Callable[[Any], Any]], kind: str, scale: int, n: int
+) -> dict[str, float]:
+    """Median over 7 interleaved rounds of the mean ns per call of each function."""
+    runs: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(7):
+        for name, fn in fns.items():
+            nxt = feeder(kind, scale, n)
+            for _ in range(min(n, 50)):  # warm caches as a long-running process would
+                fn(nxt())
+            t0 = time.perf_counter_ns()
+            for _ in range(n):
+                fn(nxt())
+            runs[name].append((time.perf_counter_ns() - t0) / n)
+    return {name: statistics.median(v) for name, v in runs.items()}
+
+
+def check_no_leak() -> None:
+    """Refuse to report numbers for a redactor that lets the event's secrets through."""
+    out = repr(Redactor().redact(flat_event()))
+    assert not any(s in out for s in SECRETS), "secret leaked"
 
 
 def main() -> None:
-    """Print the tables."""
-    fresh_redactor = Redactor()
-    same = [make_event()]
-    realistic = [make_event(n) for n in range(2000)]
-    cold = [make_event(n, unique=True) for n in range(2000)]
-    print(f"event: {elements(same[0])} elements, Python {sys.version.split()[0]}")
-    print(f"{'regime':<12}{'dihya ns/event':>16}{'naive ns/event':>16}{'ratio':>8}")
-    for name, evs, loops in (
-        ("warm", same, 20000),
-        ("realistic", realistic, 10),
-        ("cold", cold, 1),
-    ):
-        ours = median_ns(fresh_redactor.redact, evs, loops)
-        ref = median_ns(naive_redact, evs, loops)
-        print(f"{name:<12}{ours:>16.0f}{ref:>16.0f}{ref / ours:>7.1f}x")
+    """Print the two tables."""
+    check_no_leak()
+    fns: dict[str, Callable[[Any], Any]] = {
+        "dihya": Redactor().redact, "naive": naive_redact, "key-only": key_only, "bare": bare_copy,
+    }  # fmt: skip
+    print(f"realistic event: {count_nodes(flat_event())} nodes; Python {sys.version.split()[0]}")
+    print(f"{'regime':<11}" + "".join(f"{n + ' ns':>13}" for n in fns) + f"{'naive/dihya':>13}")
+    for kind, n in (("repeat", 20000), ("realistic", 20000), ("cold", 3000)):
+        fns["dihya"] = Redactor().redact  # a fresh engine per regime: no memo carried over
+        m = measure(fns, kind, 1, n)
+        print(f"{kind:<11}" + "".join(f"{v:>13.0f}" for v in m.values())
+              + f"{m['naive'] / m['dihya']:>12.1f}x")  # fmt: skip
     print()
-    print(f"{'size':<6}{'elements':>9}{'warm ns':>10}{'ns/elt':>8}{'cold ns':>10}{'ns/elt':>8}"
-          f"{'naive ns':>10}{'ns/elt':>8}")  # fmt: skip
+    labels = ("dihya real", "dihya cold", "naive real", "bare real")
+    print(f"{'size':<6}{'nodes':>7}" + "".join(f"{k + ' ns/node':>20}" for k in labels))
     for scale in (1, 2, 4, 8, 16):
-        r = Redactor()
-        warm_evs = [make_event(scale=scale)]
-        cold_evs = [make_event(n, scale=scale, unique=True) for n in range(max(20, 2000 // scale))]
-        size = elements(warm_evs[0])
-        w = median_ns(r.redact, warm_evs, max(200, 20000 // scale))
-        c = median_ns(Redactor().redact, cold_evs, 1)
-        nv = median_ns(naive_redact, warm_evs, max(200, 20000 // scale))
-        print(f"x{scale:<5}{size:>9}{w:>10.0f}{w / size:>8.1f}{c:>10.0f}{c / size:>8.1f}"
-              f"{nv:>10.0f}{nv / size:>8.1f}")  # fmt: skip
+        nodes = count_nodes(scaled_event(scale))
+        n = max(200, 8000 // scale)
+        real = measure({"dihya": Redactor().redact, "naive": naive_redact, "bare": bare_copy},
+                       "realistic", scale, n)  # fmt: skip
+        cold = measure({"dihya": Redactor().redact}, "cold", scale, max(100, 2000 // scale))
+        cells = (real["dihya"], cold["dihya"], real["naive"], real["bare"])
+        print(f"x{scale:<5}{nodes:>7}" + "".join(f"{c / nodes:>20.1f}" for c in cells))
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ __all__ = ["RESULTS_DIR", "markdown", "scaling_table", "targets", "write_json"]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BOUNDED_RSS_MIB = 64.0
 """A queue burst may grow the resident memory by at most this much to count as bounded."""
-LINEAR_SPREAD = 1.5
-"""Redaction is linear when its cost per JSON node varies by at most this factor x1..x16."""
+LINEAR_GROWTH = 1.5
+"""Redaction is linear when its cost per JSON node at x16 is at most this factor of x1's."""
 
 
 def _ns(entry: Optional[dict[str, Any]], field: str = "ns_per_event") -> Optional[float]:
@@ -164,14 +164,21 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     scaling = results.get("scaling") or {}
     if scaling.get("status") == "ok":
         rows = scaling["rows"]
-        spread = scaling["per_node_spread"]
         out.append(
             (
-                "redaction cost linear in event size (ns/node x1..x16 within 1.5x)",
-                f"warm {rows[0]['ns_per_node']:.0f} -> {rows[-1]['ns_per_node']:.0f}, cold "
-                f"{rows[0]['cold_ns_per_node']:.0f} -> {rows[-1]['cold_ns_per_node']:.0f} "
-                f"ns/node (worst spread {spread:.2f}x)",
-                _verdict(spread <= LINEAR_SPREAD),
+                "redaction cost linear in event size: cold ns/node at x16 <= "
+                f"{LINEAR_GROWTH}x that at x1 (every string new)",
+                f"{rows[0]['cold_ns_per_node']:.0f} -> {rows[-1]['cold_ns_per_node']:.0f} ns/node "
+                f"({scaling['cold_growth']:.2f}x)",
+                _verdict(scaling["cold_growth"] <= LINEAR_GROWTH),
+            )
+        )
+        out.append(
+            (
+                "  same, warm (the same event again: strings memoised)",
+                f"{rows[0]['ns_per_node']:.0f} -> {rows[-1]['ns_per_node']:.0f} ns/node "
+                f"({scaling['warm_growth']:.2f}x)",
+                _verdict(scaling["warm_growth"] <= LINEAR_GROWTH),
             )
         )
     else:

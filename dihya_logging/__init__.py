@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .export import export_generation_logs
     from .formatter import RedactingJsonFormatter
     from .handler import GenerationLogHandler
+    from .postgres.handler import PostgresLogHandler
     from .redaction import Redactor
     from .store import get_generation_logs, iter_generation_logs, purge_generation_logs
     from .verify import verify_generation_logs
@@ -35,6 +36,7 @@ _LAZY = {
     "export_generation_logs": "export",
     "RedactingJsonFormatter": "formatter",
     "GenerationLogHandler": "handler",
+    "PostgresLogHandler": "postgres.handler",
     "Redactor": "redaction",
     "get_generation_logs": "store",
     "iter_generation_logs": "store",
@@ -45,6 +47,7 @@ _LAZY = {
 __all__ = [
     "LOGGER_NAME",
     "GenerationLogHandler",
+    "PostgresLogHandler",
     "RedactingJsonFormatter",
     "Redactor",
     "__version__",

@@ -141,3 +141,10 @@ class LogStore(Protocol):
     def append_audit(self, fields: dict[str, Any]) -> None:
         """Write one audit event (export, purge, …) into this store through its own sink."""
         ...
+
+    def check_audit(self) -> None:
+        """Raise (clear ValueError) when `append_audit` could not write a valid event here.
+
+        Called before a sensitive action, so that an export or purge never happens unaudited.
+        """
+        ...

@@ -11,6 +11,12 @@ appended in this exact compact form (so the payload text is recovered by cutting
   once the salt is gone (a purge keeps the commitment, drops the salt and the payload).
 * ``link = H(previous link ‖ seq as 8 bytes big-endian ‖ commit)``, ``H`` = SHA-256, or
   HMAC-SHA-256 with the chain key. The record before ``seq`` 1 has the link ``00…00`` (32 bytes).
+
+A purge rewrites a sealed line as a *tombstone* ``{"tombstone":true,"seq":…,"commit":…,
+"link":…}`` (nothing else), or as an *anonymized* record: its new fields, ``"anonymized":true``
+and the original ``seq``/``commit``/``link`` without the salt. Both stay in the chain (the link
+covers only seq and commit); each must be listed by a later ``purge`` record (``tombstoned`` /
+``resealed``: a list of seqs, ``[a, b]`` ranges, or `encode_seqs` text like ``"1-4,9"``).
 """
 
 from __future__ import annotations
@@ -133,7 +139,7 @@ SEALED: Final = re.compile(
 def suffix_start(line: bytes) -> int:
     """Where the chain suffix of a sealed line (no newline) must start; -1 if it cannot."""
     n = len(line)
-    return line.rfind(_SEQ_MARK, max(1, n - SUFFIX_SIZE - 27), n - SUFFIX_SIZE)
+    return line.rfind(_SEQ_MARK, n - 220 if n > 220 else 0, n - SUFFIX_SIZE)
 
 
 def parse_sealed(line: bytes) -> Optional[tuple[bytes, int, bytes, bytes, bytes]]:
@@ -159,7 +165,6 @@ class ChainEntry:
     seq: int
     commit: bytes
     link: bytes
-    record: Optional[dict[str, Any]] = None
 
 
 def _hex32(value: object) -> Optional[bytes]:
@@ -188,9 +193,9 @@ def parse_entry(line: bytes) -> Optional[ChainEntry]:
     if type(seq) is not int or seq < 1 or commit is None or link is None or "salt" in record:
         return None
     if record.get("tombstone") is True and len(record) == 4:
-        return ChainEntry("tombstone", seq, commit, link, record)
+        return ChainEntry("tombstone", seq, commit, link)
     if record.get("anonymized") is True and "tombstone" not in record:
-        return ChainEntry("anonymized", seq, commit, link, record)
+        return ChainEntry("anonymized", seq, commit, link)
     return None
 
 

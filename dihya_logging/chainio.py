@@ -13,18 +13,24 @@ The key itself is never written; ``key`` is `chain.key_id`, a public fingerprint
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Optional
 
 from .chain import GENESIS_LINK, ChainEntry, key_id, parse_entry
 from .logset import LogSet, open_private
+from .schema import format_timestamp
 
 __all__ = [
     "HEAD_OFFSET",
     "ChainState",
+    "StateFile",
+    "append_anchor",
     "first_entry",
     "last_entry",
     "last_entry_of_fd",
@@ -157,8 +163,10 @@ def last_entry_of_fd(fd: int, size: int) -> tuple[Optional[ChainEntry], bool]:
     partial = os.pread(fd, 1, size - 1) != b"\n"
     pos = size
     carry = b""  # the start of lines already read: ends with a newline (or a partial line)
+    block = 4096  # the last line is usually in the last few kilobytes
     while pos > 0 and size - pos < _SCAN_LIMIT:
-        start = max(0, pos - _BLOCK)
+        start = max(0, pos - block)
+        block = _BLOCK
         data = os.pread(fd, pos - start, start) + carry
         pos = start
         if pos > 0:
@@ -208,3 +216,67 @@ def first_entry(path: Path) -> Optional[ChainEntry]:
             if entry is not None or count > 10_000:
                 return entry
     return None
+
+
+class StateFile:
+    """The state file as one sealer holds it open: read, rewritten, followed if replaced.
+
+    ``fd`` is None until the first `read` or `write` (which create the file, ``0o600``) and
+    after `close`; the sealer's hot path writes the head line through ``fd`` directly.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: Optional[int] = None
+
+    def _open(self) -> int:
+        if self.fd is None:
+            self.fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
+        return self.fd
+
+    def read(self) -> Optional[ChainState]:
+        """The content (None if the file is new or damaged); OSError if it cannot be opened."""
+        try:
+            return parse_state(os.pread(self._open(), 4096, 0))
+        except ValueError:
+            return None
+
+    def write(self, state: ChainState) -> None:
+        """Rewrite the whole file."""
+        fd = self._open()
+        data = render_state(state)
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+
+    def is_current(self) -> bool:
+        """Whether ``fd`` is still the file at the path (not deleted or replaced); False (and
+        closed) otherwise, and while nothing is open, so that it is opened again."""
+        if self.fd is None:
+            return False
+        try:
+            held, now = os.fstat(self.fd), os.stat(self.path)
+        except OSError:
+            self.close()
+            return False
+        if (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino):
+            self.close()
+            return False
+        return True
+
+    def close(self) -> None:
+        """Close (idempotent; after a fork it closes the child's copy only)."""
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def append_anchor(anchor: Path, log: Path, seq: int, link: bytes) -> None:
+    """Append ``{"time", "log", "seq", "link"}`` to the anchor file (private); errors ignored."""
+    entry = {"time": format_timestamp(time.time()), "log": str(log), "seq": seq, "link": link.hex()}
+    with contextlib.suppress(OSError):
+        fd = open_private(anchor, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            os.write(fd, (json.dumps(entry) + "\n").encode("ascii"))
+        finally:
+            os.close(fd)

@@ -34,6 +34,7 @@ examples:
   dihya-logs purge --user user_123 --anonymize --yes     # keep statistics, drop identity
   dihya-logs purge --before 2025-06-01 --yes             # retention
   dihya-logs verify --key-env DIHYA_CHAIN_KEY
+  dihya-logs migrate --file logs/generation.log --to postgresql://audit@db/audit
 
 exit status: 0 success; 1 failure (verify: tampered); 2 bad usage, a refused purge, or
 verify cannot check; 130 interrupted. Errors are one line on stderr."""
@@ -134,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
         "stats", parents=[common, filters], help="counts by status, stack, template, user, day"
     )
     stats.add_argument("--json", action="store_true", help="print the counts as JSON")
+
+    migrate = sub.add_parser(
+        "migrate", parents=[common], help="copy a file log set into PostgreSQL (idempotent)"
+    )
+    migrate.add_argument("--to", required=True, metavar="DSN", help="postgresql://… target")
+    migrate.add_argument("--table", metavar="T", help="table name (default dihya_generation_log)")
     return parser
 
 

@@ -244,6 +244,24 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Copy a file log set into a PostgreSQL table; running it again adds only new records."""
+    from .postgres.importer import import_log_set
+
+    if is_database_location(args.location):
+        raise UsageError("--file must name a log file to migrate from, not a database")
+    if not is_database_location(args.to):
+        raise UsageError(f"--to must be a postgresql:// DSN, got {args.to!r}")
+    with Progress("migrating", sys.stderr) as progress:
+        outcome = import_log_set(args.location, args.to, args.table, progress=progress.update)
+    sys.stdout.write(
+        f"migrated {outcome.read} records from {outcome.files} file(s): "
+        f"{outcome.inserted} inserted, {outcome.duplicates} already present, "
+        f"{outcome.damaged} damaged line(s) skipped\n"
+    )
+    return 0
+
+
 COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "tail": cmd_tail,
     "query": cmd_query,
@@ -251,4 +269,5 @@ COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "purge": cmd_purge,
     "verify": cmd_verify,
     "stats": cmd_stats,
+    "migrate": cmd_migrate,
 }

@@ -180,8 +180,8 @@ class Progress:
     """A progress line redrawn on a terminal every ``interval`` seconds; silent elsewhere.
 
     It draws at the start, every ``interval``, and a last time at the end (so even a short
-    operation shows its final state), then erases itself. `update` (records) and `update_bytes` (bytes read, of `total_bytes`) only store
-    numbers; a daemon thread draws them.
+    operation shows its final state), then erases itself. `update` (records) and
+    `update_bytes` (bytes read, of `total_bytes`) only store numbers; a daemon thread draws.
     """
 
     def __init__(

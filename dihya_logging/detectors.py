@@ -18,8 +18,9 @@ Key decisions (whole-word matching on the normalised key, see `KeyClassifier`):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, Iterable
+from typing import Final
 
 __all__ = [
     "ALLOWED_KEYS",
@@ -43,7 +44,8 @@ DEFAULT_SENSITIVE_KEYS: Final = (
     "private_key", "priv_key", "access_key", "secret_key", "signing_key", "encryption_key",
     "master_key", "account_key", "license_key", "hmac_key", "shared_access_key",
     # payloads this product must never log
-    "spec", "specs", "specification", "content", "contents", "source_code",
+    "spec", "specs", "raw_spec", "specification", "content", "contents", "file_content",
+    "source_code",
     # personal data that is effectively a credential
     "ssn", "social_security_number", "credit_card", "card_number", "cvv", "cvc",
 )  # fmt: skip
@@ -54,7 +56,7 @@ HEAD_ONLY_KEYS: Final = ("auth", "pass", "pin")
 
 WORD_SUFFIXES: Final = (
     "password", "passwd", "passphrase", "token", "secret", "apikey", "cookie", "sessionid",
-    "sessid", "credential", "credentials", "privatekey",
+    "sessid", "credential", "credentials", "privatekey", "spec", "content", "contents",
 )  # fmt: skip
 """Run-together words ending like this are sensitive (``csrftoken``, ``JSESSIONID``)."""
 
@@ -109,8 +111,18 @@ class KeyClassifier:
         return out
 
     def is_sensitive(self, name: str) -> bool:
-        """Return True when values under `name` must be masked."""
-        words = self._strip_allowed(split_words(name))
+        """Return True when values under `name` must be masked.
+
+        Both readings are tried: camelCase-aware words, and words split on separators only (so
+        odd casing such as ``SESSIONid`` or ``pAsSwOrD`` cannot defeat the camelCase split).
+        """
+        if self._match(split_words(name)):
+            return True
+        flat = [w for w in _NON_ALNUM.split(name[:256].lower()) if w]
+        return self._match(flat)
+
+    def _match(self, words: list[str]) -> bool:
+        words = self._strip_allowed(words)
         if not words:
             return False
         joined = self._joined
@@ -191,9 +203,21 @@ DEFAULT_PATTERNS: Final = (
     Detector(
         "gitlab-token",
         r"(?:gl(?:pat|ptt|dt|rt|ft|soat|cbt|imt|agent|oas|ffct)-|GR1348941)[A-Za-z0-9_-]{20,}",
-        ("glpat-", "glptt-", "gldt-", "glrt-", "glft-", "glsoat-", "glcbt-", "glimt-",
-         "glagent-", "gloas-", "glffct-", "GR1348941"),
-    ),  # fmt: skip
+        (
+            "glpat-",
+            "glptt-",
+            "gldt-",
+            "glrt-",
+            "glft-",
+            "glsoat-",
+            "glcbt-",
+            "glimt-",
+            "glagent-",
+            "gloas-",
+            "glffct-",
+            "GR1348941",
+        ),
+    ),
     Detector(
         "aws-access-key-id",
         r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from .formatter import CLEAN_FIELDS_ATTR, free_key
 from .redaction import default_redactor
@@ -55,6 +55,10 @@ _RESERVED: Final = frozenset(
 """Keys ``extra`` may not use as such: LogRecord attributes, core and chain fields."""
 
 
+_STR_ONLY: Final = frozenset({str})
+_STD_MAKE_RECORD: Final = logging.Logger.makeRecord
+
+
 def _text(name: str, value: object, *, required: bool = False) -> str | None:
     """Validate an optional metadata string (clear TypeError/ValueError), capped in length."""
     if value is None:
@@ -82,15 +86,21 @@ def _paths(code: object) -> list[str]:
         )
     else:
         items = code
+    given = list(items)
+    if set(map(type, given)) <= _STR_ONLY:  # all plain strings: checked and cut in C loops
+        texts = cast("list[str]", given)
+        if texts and max(map(len, texts)) > MAX_TEXT_LENGTH:
+            texts = [path[:MAX_TEXT_LENGTH] for path in texts]
+        return texts
     paths: list[str] = []
     append = paths.append
-    for item in items:
+    for item in given:
         if type(item) is not str:
             if isinstance(item, os.PathLike):
                 item = os.fspath(item)
             if not isinstance(item, str):
                 raise TypeError(f"file paths must be strings, got {type(item).__name__}")
-        append(item if len(item) <= MAX_TEXT_LENGTH else item[:MAX_TEXT_LENGTH])
+        append(item[:MAX_TEXT_LENGTH])  # also makes a str subclass a plain str
     return paths
 
 
@@ -126,13 +136,33 @@ def _error_text(error: object) -> str | None:
 
 
 def _resolve_logger(logger: logging.Logger | str | None) -> logging.Logger:
-    if logger is None:
-        return logging.getLogger(LOGGER_NAME)
+    if logger is None:  # the default logger, without taking logging's module lock each time
+        cached = logging.Logger.manager.loggerDict.get(LOGGER_NAME)
+        return cached if isinstance(cached, logging.Logger) else logging.getLogger(LOGGER_NAME)
     if isinstance(logger, str):
         return logging.getLogger(logger)
     if isinstance(logger, logging.Logger):
         return logger
     raise TypeError(f"logger must be a logging.Logger, a name or None, got {type(logger).__name__}")
+
+
+def _make_record(
+    target: logging.Logger, level: int, event: str, clean: dict[str, Any]
+) -> logging.LogRecord:
+    """``target.makeRecord(..., extra=clean)``, with the stdlib's per-key checks done in C."""
+    if type(target).makeRecord is not _STD_MAKE_RECORD or "message" in clean or "asctime" in clean:
+        return target.makeRecord(
+            target.name, level, "(dihya_logging)", 0, event, (), None, extra=clean
+        )
+    record = logging.getLogRecordFactory()(
+        target.name, level, "(dihya_logging)", 0, event, (), None, None, None
+    )
+    attributes = record.__dict__
+    if attributes.keys().isdisjoint(clean):
+        attributes.update(clean)
+        return record
+    clash = next(key for key in clean if key in attributes)
+    raise KeyError(f"Attempt to overwrite {clash!r} in LogRecord")
 
 
 def log_event(
@@ -160,11 +190,10 @@ def log_event(
             while name in _RESERVED:
                 name = free_key(payload, name)
         payload[name] = value
-    redactor = default_redactor()
-    clean: dict[str, Any] = redactor.redact(payload)
-    record = target.makeRecord(
-        target.name, level, "(dihya_logging)", 0, event, (), None, extra=clean
-    )
+    clean: dict[str, Any] = default_redactor().redact(payload)
+    if type(clean) is not dict:  # the redactor's placeholder (e.g. call stack exhausted)
+        clean = {"event": event, "redaction_error": str(clean)[:MAX_TEXT_LENGTH]}
+    record = _make_record(target, level, event, clean)
     setattr(record, CLEAN_FIELDS_ATTR, tuple(clean))  # ordered, picklable
     if target.isEnabledFor(level):
         target.handle(record)

@@ -87,6 +87,7 @@ def export_store(
         raise TypeError(f"actor must be a string, got {type(actor).__name__}")
     if isinstance(destination, str) and not destination:
         raise ValueError("the export destination is empty")
+    store.check_audit()
     scheme = uri_scheme(destination)
     if scheme is not None and scheme != "file":
         return _export_to_plugin(store, str(destination), scheme, flt, format, overwrite, actor)

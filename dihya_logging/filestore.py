@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Optional
 
 from .backend import PurgeOutcome, RecordFilter
-from .chainio import state_path
+from .chain import ENV_CHAIN_KEY
+from .chainio import read_state, state_path
 from .logset import LogSet, PathLike, open_private
 from .pseudonym import pseudonymize_user_id
 from .purge import PurgePolicy, rewrite_file
@@ -237,6 +238,23 @@ class FileStore:
                 )
             return
         self._append_with_own_handler(event, extra)
+
+    def check_audit(self) -> None:
+        """Refuse up front when this log is sealed with a key this process does not have.
+
+        The audit event of a purge or export must continue the chain; written unsealed it
+        would make `verify` report tampering, so the action is refused before it starts.
+        """
+        state = read_state(state_path(self.logset))
+        if state is None or not state.keyed or os.environ.get(ENV_CHAIN_KEY):
+            return
+        for handler in logging.getLogger(LOGGER_NAME).handlers:
+            if os.fspath(getattr(handler, "log_path", "")) == self.location:
+                return  # the attached handler holds the key
+        raise ValueError(
+            f"{self.location} is sealed with a chain key: set {ENV_CHAIN_KEY} (or attach the keyed "
+            "handler) so the audit record of this action continues the chain"
+        )
 
     def _append_with_own_handler(self, event: str, extra: dict[str, Any]) -> None:
         from .formatter import RedactingJsonFormatter

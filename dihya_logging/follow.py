@@ -4,7 +4,9 @@ Floor 3 (logset). The follower keeps the live file open and reads what is append
 name points at a new inode it first drains the old file (a rotated file keeps its last lines),
 then opens the new one: from the start after a rotation, or just after the last line it
 printed when the new file is a rewrite of the old one (a purge or anonymization), so nothing
-is printed twice and nothing is missed.
+is printed twice and nothing is missed. Limits, as with ``tail -F``: if that very line was
+purged or anonymized, the rewritten file is printed from its start (lines repeat); if the log
+rotates twice between two polls, the middle file's lines are not printed.
 """
 
 from __future__ import annotations

@@ -77,6 +77,7 @@ CSV_CORE_COLUMNS: Final = (
 _GUARD_CHARS: Final = frozenset("=+-@\t\r'[{")
 """A text cell starting with one of these gets a leading ``'`` (formula guard, JSON marker)."""
 _CSV_BATCH: Final = 4096
+_DOUBLE_SEPARATOR: Final = CSV_LIST_SEPARATOR * 2
 _SUFFIXES: Final = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
 
 Writer = Callable[[Iterable[Mapping[str, Any]], IO[bytes]], int]
@@ -160,15 +161,26 @@ def _json_text(value: Any) -> str:
 
 def _guard(text: str) -> str:
     """Neutralise spreadsheet formulas and mark text that could be misread as JSON."""
-    return "'" + text if text and text[0] in _GUARD_CHARS else text
+    return "'" + text if text[:1] in _GUARD_CHARS else text
 
 
 def _list_text(items: list[Any]) -> str:
     """A list as ``a|b|c`` (guarded text) when that reads back unambiguously, else JSON."""
-    for item in items:
-        if type(item) is not str or not item or CSV_LIST_SEPARATOR in item:
-            return _json_text(items)
-    return _guard(CSV_LIST_SEPARATOR.join(items))
+    if not items:
+        return ""
+    try:
+        joined = CSV_LIST_SEPARATOR.join(items)
+    except TypeError:  # an item that is not a string
+        return _json_text(items)
+    if (
+        joined.count(CSV_LIST_SEPARATOR) != len(items) - 1  # an item holds the separator
+        or not joined
+        or joined[0] == CSV_LIST_SEPARATOR  # an empty item …
+        or joined[-1] == CSV_LIST_SEPARATOR
+        or _DOUBLE_SEPARATOR in joined
+    ):
+        return _json_text(items)
+    return _guard(joined)
 
 
 def _float_text(value: float) -> str:
@@ -222,7 +234,7 @@ def write_csv(
         buffer = spool if spool is not None else stack.enter_context(tempfile.TemporaryFile())
         order: list[str] = list(CSV_CORE_COLUMNS)
         position = {name: index for index, name in enumerate(order)}
-        cell = csv_cell
+        cell, guarded = csv_cell, _GUARD_CHARS
         batch: list[list[str]] = []
         count = 0
         for record in records:
@@ -232,18 +244,29 @@ def write_csv(
                         position[key] = len(order)
                         order.append(key)
             row = [""] * len(order)
-            for key, value in record.items():
-                row[position[key]] = cell(value)
+            for key, value in record.items():  # strings and nulls (most cells) inline
+                if type(value) is str:
+                    row[position[key]] = "'" + value if value[:1] in guarded else value
+                elif value is not None:
+                    row[position[key]] = cell(value)
             batch.append(row)
             count += 1
             if len(batch) == _CSV_BATCH:
-                marshal.dump(batch, buffer)
+                _spool_batch(buffer, batch)
                 batch = []
-        marshal.dump(batch, buffer)
+        _spool_batch(buffer, batch)
         buffer.seek(0)
         final = csv_columns(order)
         _write_rows(buffer, out, final, [position[name] for name in final])
     return count
+
+
+def _spool_batch(spool: IO[bytes], batch: list[list[str]]) -> None:
+    """Append one batch of rendered rows to the spool (length-prefixed marshal data)."""
+    if batch:
+        data = marshal.dumps(batch)
+        spool.write(len(data).to_bytes(8, "little"))
+        spool.write(data)
 
 
 def _write_rows(spool: IO[bytes], out: IO[bytes], columns: list[str], indexes: list[int]) -> None:
@@ -256,10 +279,11 @@ def _write_rows(spool: IO[bytes], out: IO[bytes], columns: list[str], indexes: l
         writer = csv.writer(text)
         writer.writerow([_guard(name) for name in columns])
         while True:
-            try:
-                batch = marshal.load(spool)
-            except EOFError:
+            size = int.from_bytes(spool.read(8) or b"\0", "little")
+            if not size:
                 break
+            # our own anonymous temporary file, written just above: not untrusted input
+            batch = marshal.loads(spool.read(size))  # noqa: S302
             for row in batch:
                 if len(row) < width:
                     row.extend([""] * (width - len(row)))

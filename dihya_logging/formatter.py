@@ -15,11 +15,12 @@ Floor 2. The pipeline is python-json-logger's own — ``format`` → ``add_field
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from re import Pattern
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Union
 
 from pythonjsonlogger.core import RESERVED_ATTRS, BaseJsonFormatter
 
@@ -45,6 +46,7 @@ handler ever sees a secret; the formatter then skips them instead of redacting t
 
 _HEAD = frozenset(HEAD_FIELDS)
 _DEFAULT_RESERVED = frozenset(RESERVED_ATTRS)
+_Names = Union[tuple[str, ...], frozenset[str]]
 _HOOKS = ("add_fields", "process_log_record", "jsonify_log_record", "serialize_log_record")
 """Pipeline steps a subclass may override; if it does, every record takes the full pipeline."""
 
@@ -186,9 +188,11 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             log_data = self._redact_pending(log_data, clean)
         else:
             log_data = self.process_log_record(log_data)
+        if not isinstance(log_data, dict):  # a redactor placeholder: never write a non-record
+            raise TypeError(f"redaction returned {type(log_data).__name__}, not a record")
         return self.serialize_log_record(log_data)
 
-    def _format_clean(self, record: logging.LogRecord, clean: Collection[str]) -> str | None:
+    def _format_clean(self, record: logging.LogRecord, clean: _Names) -> str | None:
         """The event fast path: same line as the full pipeline, without re-walking the record.
 
         Used when the record's only extra fields are the ones `log_event` already redacted;
@@ -196,7 +200,8 @@ class RedactingJsonFormatter(BaseJsonFormatter):
         """
         fields = record.__dict__
         extras = fields.keys() - self._skip_fields  # what merge_record_extra would look at
-        if len(extras) != len(clean) + 1:  # + CLEAN_FIELDS_ATTR itself
+        # exactly the clean fields and CLEAN_FIELDS_ATTR itself, none a head or private name
+        if len(extras) != len(clean) + 1 or not extras.issuperset(clean) or not _plain(clean):
             return None
         redact_text = self.redactor.redact_text
         log_data: dict[str, Any] = {
@@ -205,10 +210,7 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             "logger": redact_text(record.name),
             "message": redact_text(record.message),
         }
-        for key in clean:
-            if key in _HEAD or key not in extras or key.startswith("_"):
-                return None
-            log_data[key] = fields[key]
+        log_data.update(zip(clean, map(fields.__getitem__, clean)))
         return self.serialize_log_record(log_data)
 
     def add_fields(
@@ -272,6 +274,12 @@ class RedactingJsonFormatter(BaseJsonFormatter):
                 "format_error": type(exc).__name__,
             }
         )
+
+
+@functools.lru_cache(maxsize=256)
+def _plain(names: _Names) -> bool:
+    """Whether no name is a head field or private (python-json-logger skips ``_`` names)."""
+    return _HEAD.isdisjoint(names) and not any(name.startswith("_") for name in names)
 
 
 def free_key(taken: Mapping[str, Any], key: str) -> str:

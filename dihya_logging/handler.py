@@ -116,15 +116,16 @@ class GenerationLogHandler(logging.Handler):
         self.log_set = LogSet(filename)
         self.log_path = self.log_set.path
         self.baseFilename = str(self.log_path)
-        self.mode, self.maxBytes, self.backupCount, self.delay = mode, maxBytes, backupCount, delay
+        self.mode = mode
+        self.maxBytes = maxBytes
+        self.backupCount = backupCount
+        self.delay = delay
         self.encoding = encoding or "utf-8"
         "".encode(self.encoding)  # an unknown codec fails here, not at the first record
         self.errors = errors or "backslashreplace"
-        self.compress, self.retention_days, self.file_mode = (
-            bool(compress),
-            retention_days,
-            file_mode,
-        )
+        self.compress = bool(compress)
+        self.retention_days = retention_days
+        self.file_mode = file_mode
         self.fsync = fsync
         self._sync_every, self._sync_on_rotate = _fsync_settings(fsync)
         self._schedule = TimeSchedule(when, interval) if when else None
@@ -184,39 +185,32 @@ class GenerationLogHandler(logging.Handler):
         except Exception:
             self.handleError(record)
             return
+        live = self._live
         with self._thread_lock:
-            live = self._live
             try:
-                for _attempt in range(3):
-                    lock_fd = live.lock_fd
-                    if lock_fd is None:
-                        lock_fd = live.open_lock()
+                lock_fd, fd = live.lock_fd, live.fd
+                if lock_fd is None or fd is None:
+                    fd = self._append_slow(data)
+                else:
                     flock(lock_fd, LOCK_EX)
                     try:
-                        fd = live.fd
                         now = _now()
-                        if (
-                            fd is None
-                            or now >= self._deadline
-                            or pread(lock_fd, 8, 0) != live.generation
-                        ):
-                            fd, size = self._prepare(lock_fd, now, len(data))
-                        else:
+                        if now < self._deadline and pread(lock_fd, 8, 0) == live.generation:
                             size = lseek(fd, 0, SEEK_END)
                             if size + len(data) > self._size_limit:
                                 fd, size = self._prepare(lock_fd, now, len(data))
+                        else:
+                            fd, size = self._prepare(lock_fd, now, len(data))
                         if fd >= 0:
-                            if self._sealer is not None:
-                                text = self._sealer.seal(text, fd, size, size == live.clean_end)
-                                data = (text + "\n").encode(self.encoding, self.errors)
-                            live.write(fd, size, data)
+                            if self._sealer is None:
+                                live.write(fd, size, data)
+                            else:
+                                self._write_at(fd, size, data)
                     finally:
                         flock(lock_fd, LOCK_UN)
-                    if fd >= 0:
-                        break
-                    live.forget()  # the lock file was replaced: lock the new one
-                else:
-                    raise OSError(f"the lock file {self.log_set.lock_path} keeps being replaced")
+                    if fd < 0:  # the lock file was replaced: lock the new one
+                        live.forget()
+                        fd = self._append_slow(data)
                 if self._sync_every:
                     self._unsynced += 1
                     if self._unsynced >= self._sync_every:
@@ -225,6 +219,33 @@ class GenerationLogHandler(logging.Handler):
             except Exception:
                 live.forget()
                 self.handleError(record)
+
+    def _write_at(self, fd: int, size: int, data: bytes) -> None:
+        """Lock held: seal (chain on) and append ``data`` to the live file of ``size`` bytes."""
+        live = self._live
+        if self._sealer is not None:  # seals the bytes written, as is
+            data = self._sealer.seal_bytes(data, fd, size, size == live.clean_end)
+        live.write(fd, size, data)
+
+    def _append_slow(self, data: bytes) -> int:
+        """Open what is missing, take the lock and write; retried if the lock file moves.
+
+        Returns the live file's descriptor.
+        """
+        live = self._live
+        for _attempt in range(3):
+            lock_fd = live.lock_fd if live.lock_fd is not None else live.open_lock()
+            flock(lock_fd, LOCK_EX)
+            try:
+                fd, size = self._prepare(lock_fd, _now(), len(data))
+                if fd >= 0:
+                    self._write_at(fd, size, data)
+            finally:
+                flock(lock_fd, LOCK_UN)
+            if fd >= 0:
+                return fd
+            live.forget()  # the lock file was replaced (directory removed): lock the new one
+        raise OSError(f"the lock file {self.log_set.lock_path} keeps being replaced")
 
     def _default_formatter(self) -> logging.Formatter:
         from .formatter import RedactingJsonFormatter
@@ -251,6 +272,8 @@ class GenerationLogHandler(logging.Handler):
                 st = self._rotate(lock_fd, now)
             elif self.retention_days is not None:
                 self._rotator._prune_backups()
+            if self.compress:
+                self._rotator.remove_leftovers()
         size = st.st_size
         if (self.maxBytes and size and size + length > self.maxBytes) or (
             self._schedule is not None

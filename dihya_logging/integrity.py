@@ -22,6 +22,7 @@ import json
 import os
 import time
 import weakref
+from binascii import hexlify, unhexlify
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Optional
@@ -42,16 +43,15 @@ from .chain import (
 from .chainio import (
     HEAD_OFFSET,
     ChainState,
+    StateFile,
+    append_anchor,
     first_entry,
     last_entry,
     last_entry_of_fd,
-    parse_state,
     read_state,
-    render_state,
     state_path,
 )
-from .logset import LogSet, PathLike, open_private
-from .schema import format_timestamp
+from .logset import LogSet, PathLike
 
 __all__ = [
     "ENV_CHAIN_ANCHOR",
@@ -110,8 +110,8 @@ class Sealer:
         self._next_anchor = time.monotonic() + self.anchor_interval
         self._seq = -1  # -1: the head must be read back before the next seal
         self._head = GENESIS_LINK
-        self._head_hex = ""
-        self._state_fd: Optional[int] = None
+        self._tail = b""  # how the live file ends after our last line: '<link hex>"}\n'
+        self._state = StateFile(self.state_path)
         self._next_check = 0.0
         self._salts = b""
         self._salt_at = _SALT_POOL
@@ -142,20 +142,39 @@ class Sealer:
         """The sealed line for ``text`` (a JSON object line, no newline) about to be appended.
 
         ``fd`` is the live file (readable), ``size`` its size; ``clean`` may say that it ends
-        with the line this sealer sealed last (so no read is needed).
+        with the line this sealer sealed last (so no read is needed). The line must be written
+        UTF-8 encoded (with ``backslashreplace``); `seal_bytes` takes the bytes themselves.
         """
+        if not (text[:1] == "{" and text[-1:] == "}" and len(text) > 2 and "\n" not in text):
+            text = json.dumps({"text": text}, ensure_ascii=False)
+        suffix = self._seal(text.encode("utf-8", "backslashreplace"), fd, size, clean)
+        return text[:-1] + suffix.decode("ascii")
+
+    def seal_bytes(self, data: bytes, fd: int, size: int, clean: bool = False) -> bytes:
+        """`seal` for the encoded line as it will be written (``data`` ends with its newline).
+
+        The commitment covers exactly these bytes, so any ASCII-compatible encoding works, and
+        nothing is decoded or encoded again on the hot path.
+        """
+        if not (data[:1] == b"{" and data[-2:] == b"}\n" and data.find(b"\n") == len(data) - 1):
+            text = data.decode("utf-8", "backslashreplace").rstrip("\n")
+            data = json.dumps({"text": text}, ensure_ascii=False).encode("utf-8") + b"\n"
+        if len(data) < 4:
+            data = b'{"text":"{}"}\n'
+        return data[:-2] + self._seal(data[:-1], fd, size, clean) + b"\n"
+
+    def _seal(self, payload: bytes, fd: int, size: int, clean: bool) -> bytes:
+        """Seal one payload (a JSON object's bytes); the chain suffix replacing its final brace."""
         now = time.monotonic()
         if now >= self._next_check:
             self._next_check = now + _STATE_CHECK_SECONDS
-            if not self._state_is_current():
+            if not self._state.is_current():
                 self._seq = -1
         if self._seq < 0 or not clean:
             self._find_head(fd, size)
         if self.anchor_path is not None and now >= self._next_anchor:
             self._next_anchor = now + self.anchor_interval
-            self._append_anchor(self._seq, self._head)
-        if not (text[:1] == "{" and text[-1:] == "}" and len(text) > 2 and "\n" not in text):
-            text = json.dumps({"text": text}, ensure_ascii=False)
+            self._anchor(self._seq, self._head)
         seq = self._seq + 1
         at = self._salt_at
         if at >= _SALT_POOL:
@@ -163,19 +182,21 @@ class Sealer:
             at = 0
         salt = self._salts[at : at + 16]
         self._salt_at = at + 16
-        commit = hashlib.sha256(salt + text.encode("utf-8", "backslashreplace")).digest()
+        commit = hashlib.sha256(salt + payload).digest()
         link = self._link(self._head, seq, commit)
-        link_hex = link.hex()
-        self._seq, self._head, self._head_hex = seq, link, link_hex
-        if self._state_fd is not None:
+        link_hex = hexlify(link)
+        self._seq, self._head, self._tail = seq, link, link_hex + b'"}\n'
+        if self._state.fd is not None:
             try:
-                os.pwrite(self._state_fd, f"head {seq:020d} {link_hex}\n".encode(), HEAD_OFFSET)
+                os.pwrite(self._state.fd, b"head %020d %s\n" % (seq, link_hex), HEAD_OFFSET)
             except OSError:
-                self._close_state()
+                self._state.close()
                 self._seq = -1  # reopen (or rebuild) the state at the next seal
-        return (
-            f'{text[:-1]},"seq":{seq},"salt":"{salt.hex()}",'
-            f'"commit":"{commit.hex()}","link":"{link_hex}"}}'
+        return b',"seq":%d,"salt":"%s","commit":"%s","link":"%s"}' % (
+            seq,
+            hexlify(salt),
+            hexlify(commit),
+            link_hex,
         )
 
     def _find_head(self, fd: int, size: int) -> None:
@@ -184,15 +205,18 @@ class Sealer:
         Cheap cases first: the live file still ends with our last line, or with the head the
         state file names (another process wrote since). Otherwise read it back (`_recover`).
         """
-        if self._seq >= 0 and size >= _TAIL and self._state_fd is not None:
+        if self._seq >= 0 and size >= _TAIL and self._state.fd is not None:
             try:
                 tail = os.pread(fd, _TAIL, size - _TAIL)
-                if tail == (self._head_hex + '"}\n').encode():
+                if tail == self._tail:
                     return
-                line = os.pread(self._state_fd, _HEAD_LINE, HEAD_OFFSET)
+                line = os.pread(self._state.fd, _HEAD_LINE, HEAD_OFFSET)
                 if line[:5] == b"head " and line[5:25].isdigit() and tail == line[26:90] + b'"}\n':
-                    self._seq, self._head_hex = int(line[5:25]), line[26:90].decode()
-                    self._head = bytes.fromhex(self._head_hex)
+                    self._seq, self._head, self._tail = (
+                        int(line[5:25]),
+                        unhexlify(line[26:90]),
+                        tail,
+                    )
                     return
             except (OSError, ValueError):
                 pass
@@ -207,17 +231,22 @@ class Sealer:
         exception is a crash in the middle of the last line: its seq is sealed again.
         """
         disk, partial = last_entry_of_fd(fd, size)
-        state = self._open_state()
+        try:
+            state = self._state.read()
+        except OSError:  # an unusable state file (a planted symlink...): seal on without it
+            self._state.close()
+            state = None
         if disk is None and state is None:
             disk = self._newest_rotated_entry()
         if state is None:
-            state = self._rebuilt_state(disk)
-            head_seq, head = state.head_seq, state.head_link
+            head_seq, head = (disk.seq, disk.link) if disk is not None else (0, GENESIS_LINK)
+            with contextlib.suppress(OSError):
+                self._rebuilt_state(disk)
         elif disk is None or state.head_seq > disk.seq + (1 if partial else 0):
             head_seq, head = state.head_seq, state.head_link
         else:
             head_seq, head = disk.seq, disk.link
-        self._seq, self._head, self._head_hex = head_seq, head, head.hex()
+        self._seq, self._head, self._tail = head_seq, head, hexlify(head) + b'"}\n'
 
     def _newest_rotated_entry(self) -> Optional[ChainEntry]:
         for _, path in self.log_set.rotated():
@@ -235,7 +264,7 @@ class Sealer:
             first = self._oldest_entry()
             if first is not None and first.seq > 1:
                 state.base_seq, state.base_link = first.seq - 1, None
-        self._write_state(state)
+        self._state.write(state)
         return state
 
     def _oldest_entry(self) -> Optional[ChainEntry]:
@@ -251,9 +280,10 @@ class Sealer:
         """The live file was just rotated: read the head from the state at the next seal."""
         self._seq = -1
         if self.anchor_path is not None:
-            state = self._open_state()
-            if state is not None:
-                self._append_anchor(state.head_seq, state.head_link)
+            with contextlib.suppress(OSError):
+                state = self._state.read()
+                if state is not None:
+                    self._anchor(state.head_seq, state.head_link)
 
     def before_prune(self, paths: Sequence[Path]) -> None:
         """Backups ``paths`` (the oldest) are about to be deleted: move the state's base past them.
@@ -267,7 +297,7 @@ class Sealer:
                     entry = last_entry(Path(path))
                     if entry is not None and (newest is None or entry.seq > newest.seq):
                         newest = entry
-            state = self._open_state()
+            state = self._state.read()
             if state is None:
                 state = self._rebuilt_state(self._newest_entry_on_disk())
             if newest is not None:
@@ -280,7 +310,7 @@ class Sealer:
                 base_seq, base_link = first.seq - 1, None
             if base_seq > state.base_seq:
                 state.base_seq, state.base_link = base_seq, base_link
-                self._write_state(state)
+                self._state.write(state)
 
     def _newest_entry_on_disk(self) -> Optional[ChainEntry]:
         with contextlib.suppress(OSError):
@@ -297,66 +327,15 @@ class Sealer:
         if self.anchor_path is not None:
             entry = self._newest_entry_on_disk()
             if entry is not None:
-                self._append_anchor(entry.seq, entry.link)
-        self._close_state()
+                self._anchor(entry.seq, entry.link)
+        self._state.close()
 
-    # -- state file and anchor ---------------------------------------------------------------------
-    def _open_state(self) -> Optional[ChainState]:
-        """The state file's content (opening it, created empty if missing); None if new/damaged."""
-        if self._state_fd is None:
-            self._state_fd = open_private(self.state_path, os.O_RDWR | os.O_CREAT)
-        try:
-            return parse_state(os.pread(self._state_fd, 4096, 0))
-        except ValueError:
-            return None
-
-    def _write_state(self, state: ChainState) -> None:
-        if self._state_fd is None:
-            self._state_fd = open_private(self.state_path, os.O_RDWR | os.O_CREAT)
-        data = render_state(state)
-        os.pwrite(self._state_fd, data, 0)
-        os.ftruncate(self._state_fd, len(data))
-
-    def _state_is_current(self) -> bool:
-        """Whether our state descriptor is still the file at the state path (not replaced)."""
-        if self._state_fd is None:
-            return True
-        try:
-            held = os.fstat(self._state_fd)
-            now = os.stat(self.state_path)
-        except OSError:
-            self._close_state()
-            return False
-        if (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino):
-            self._close_state()
-            return False
-        return True
-
-    def _close_state(self) -> None:
-        fd, self._state_fd = self._state_fd, None
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-    def _append_anchor(self, seq: int, link: bytes) -> None:
-        """Append ``{"time", "log", "seq", "link"}`` to the anchor file (errors ignored)."""
-        if self.anchor_path is None or seq <= 0:
-            return
-        entry = {
-            "time": format_timestamp(time.time()),
-            "log": str(self.log_set.path),
-            "seq": seq,
-            "link": link.hex(),
-        }
-        with contextlib.suppress(OSError):
-            fd = open_private(self.anchor_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            try:
-                os.write(fd, (json.dumps(entry) + "\n").encode("ascii"))
-            finally:
-                os.close(fd)
+    def _anchor(self, seq: int, link: bytes) -> None:
+        if self.anchor_path is not None and seq > 0:
+            append_anchor(self.anchor_path, self.log_set.path, seq, link)
 
     def _forget(self) -> None:
         """After a fork: new salts, head read back, own state descriptor."""
         self._salt_at = _SALT_POOL
         self._seq = -1
-        self._close_state()  # closes the child's copy only; reopened at the next seal
+        self._state.close()  # the child's copy only; reopened at the next seal

@@ -154,22 +154,24 @@ class Rotator:
         log_set = self.log_set
         packed: Optional[Path] = None
         if self.compress:
+            self.remove_leftovers()
             packed = self._gzip_copy(live_fd)
         try:
-            self._shift()
+            backups = self._shift()
+            newest = log_set.rotated_path(1, compressed=packed is not None)
             if packed is not None:
-                os.rename(packed, log_set.rotated_path(1, compressed=True))
+                os.rename(packed, newest)
                 packed = None
                 if self.sync:
                     fsync_directory(log_set.directory)
                 os.unlink(log_set.path)
             else:
-                os.rename(log_set.path, log_set.rotated_path(1))
+                os.rename(log_set.path, newest)
         finally:
             if packed is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(packed)
-        self._prune_backups()
+        self._prune_backups([(1, newest), *backups])
 
     def _gzip_copy(self, live_fd: int) -> Path:
         """Gzip the live file to a hidden temporary name (never a half-written ``.gz``)."""
@@ -198,22 +200,30 @@ class Rotator:
             raise
         return temp
 
-    def _shift(self) -> None:
-        """Rename ``.N[.gz]`` to ``.N+1[.gz]``, oldest first, so no name is ever overwritten."""
+    def _shift(self) -> list[tuple[int, Path]]:
+        """Rename ``.N[.gz]`` to ``.N+1[.gz]``, oldest first, so no name is ever overwritten.
+
+        Returns the backups under their new names, newest first.
+        """
         log_set = self.log_set
+        moved: list[tuple[int, Path]] = []
         for index, path in reversed(log_set.rotated()):
             target = log_set.rotated_path(index + 1, compressed=path.name.endswith(".gz"))
             os.rename(path, target)
+            moved.append((index + 1, target))
+        moved.reverse()
+        return moved
 
-    def _prune_backups(self) -> list[Path]:
+    def _prune_backups(self, backups: Optional[list[tuple[int, Path]]] = None) -> list[Path]:
         """Delete backups beyond ``backup_count`` or older than ``retention_days``; return them.
 
-        The one place that deletes log data during rotation. Also removes temporary ``.gz``
-        files left by a rotation that crashed (only ever created under the lock).
+        The one place that deletes log data during rotation (``backups``: the set's backups if
+        the caller just listed them).
         """
         log_set = self.log_set
         victims: list[Path] = []
-        backups = log_set.rotated()
+        if backups is None:
+            backups = log_set.rotated()
         cutoff = (
             time.time() - self.retention_days * _DAY if self.retention_days is not None else None
         )
@@ -224,11 +234,18 @@ class Rotator:
                 with contextlib.suppress(FileNotFoundError):
                     if os.stat(path).st_mtime < cutoff:
                         victims.append(path)
-        mark = f".{log_set.path.name}{TEMP_MARK}{ROTATION_TEMP}"
-        leftovers = [p for p in log_set.stale_temp_files() if p.name.startswith(mark)]
         if victims and self.before_prune is not None:
             self.before_prune(victims)
-        for path in victims + leftovers:
+        for path in victims:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
         return victims
+
+    def remove_leftovers(self) -> None:
+        """Remove the temporary ``.gz`` of a compressing rotation that crashed (lock held: such
+        files are only ever created under the lock, so none is in use)."""
+        mark = f".{self.log_set.path.name}{TEMP_MARK}{ROTATION_TEMP}"
+        for path in self.log_set.stale_temp_files():
+            if path.name.startswith(mark):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)

@@ -226,6 +226,7 @@ def purge_store(
             described["before"] = cutoff.isoformat().replace("+00:00", "Z")
         return described
 
+    store.check_audit()
     try:
         outcome = store.purge(user_id=user_id, before=cutoff, anonymize=anonymize)
     except FileNotFoundError:

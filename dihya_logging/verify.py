@@ -37,18 +37,21 @@ def verify_generation_logs(
 ) -> VerifyReport:
     """Check the tamper-evidence chain of the log at ``path`` (default: see `resolve_log_path`).
 
-    ``key`` (default ``$DIHYA_CHAIN_KEY``) checks HMAC links; ``anchor`` (default
-    ``$DIHYA_CHAIN_ANCHOR``) is the anchor file the writers appended heads to. Never raises for
-    a bad log: the report says ``intact``, ``tampered`` or ``cannot check``, and why.
+    ``key`` checks HMAC links (a log sealed without a key then fails); when it is None,
+    ``$DIHYA_CHAIN_KEY`` is used unless the state file says the log is unkeyed. ``anchor``
+    (default ``$DIHYA_CHAIN_ANCHOR``) is the file the writers appended heads to. Never raises
+    for a bad log: the report says ``intact``, ``tampered`` or ``cannot check``, and why.
     """
     log_set = LogSet(resolve_log_path(path))
-    secret = as_key(key if key is not None else os.environ.get(ENV_CHAIN_KEY))
+    secret = as_key(key)
     if anchor is None:
         anchor = os.environ.get(ENV_CHAIN_ANCHOR) or None
     notes: list[str] = []
     anchors = _load_anchors(Path(os.fspath(anchor)), log_set, notes) if anchor else {}
     try:
         with _snapshot(log_set) as (files, state, state_error):
+            if secret is None and (state is None or state.keyed):
+                secret = as_key(os.environ.get(ENV_CHAIN_KEY))
             checker = ChainChecker(str(log_set.path), state, secret, anchors)
             checker.report.notes.extend(notes)
             if state_error:

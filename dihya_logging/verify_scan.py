@@ -85,7 +85,7 @@ class ChainChecker:
         for line in lines:
             lineno += 1
             n = len(line)
-            start = line.rfind(b',"seq":', n - 220, n - 193)
+            start = line.rfind(b',"seq":', n - 220 if n > 220 else 0, n - 193)  # = suffix_start
             match = full(line, start) if start > 0 else None
             if match is None:
                 self.report.records += records
@@ -349,8 +349,9 @@ class ChainChecker:
                 name,
                 0,
                 last + 1,
-                f"the log ends at seq {last} but the state file's head "
-                f"is seq {state.head_seq}: records were cut from the tail",
+                f"the log ends at seq {last} but the state file's head is seq "
+                f"{state.head_seq}: records were cut from the tail"
+                + (" (or the last one was lost in a crash)" if state.head_seq == last + 1 else ""),
             )
         else:
             found.notes.append(f"the state file's head (seq {state.head_seq}) is behind the log")

@@ -148,7 +148,34 @@ def _queue_exit(args: dict[str, Any]) -> dict[str, Any]:
     return {"written": int(args["count"])}  # logging.shutdown() at exit must drain the queue
 
 
-MODES = {"write": _write, "efbig": _efbig, "queue_exit": _queue_exit}
+def _queue_burst(args: dict[str, Any]) -> dict[str, Any]:
+    """Queue mode under a burst of ``count`` records: report the deepest queue and RSS growth."""
+    import resource
+
+    from pythonjsonlogger.json import JsonFormatter
+
+    from dihya_logging.handler import GenerationLogHandler
+    from dihya_logging.queueing import make_queue_handler
+
+    target = GenerationLogHandler(args["path"], fsync="never")
+    target.setFormatter(JsonFormatter())
+    front = make_queue_handler(target, maxsize=int(args["maxsize"]))
+    logger = logging.getLogger("sinkburst")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(front)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    deepest = 0
+    for seq in range(int(args["count"])):
+        logger.info("burst", extra={"seq": seq, "payload": "p" * 200})
+        if not seq % 500:
+            deepest = max(deepest, front.bounded.qsize())
+    front.close()
+    growth_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    return {"deepest": deepest, "growth_kib": growth_kib, "dropped": front.dropped}
+
+
+MODES = {"write": _write, "efbig": _efbig, "queue_exit": _queue_exit, "queue_burst": _queue_burst}
 
 if __name__ == "__main__":
     report = MODES[sys.argv[1]](json.loads(sys.argv[2]))

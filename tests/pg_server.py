@@ -9,6 +9,7 @@ with one line, unless ``DIHYA_REQUIRE_POSTGRES=1`` (CI), where they fail instead
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
@@ -17,7 +18,6 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
@@ -29,6 +29,7 @@ __all__ = [
     "pg_dsn_fixture",
     "pg_server_fixture",
     "require_postgres",
+    "shared_server",
     "start_server",
     "unavailable",
 ]
@@ -150,6 +151,13 @@ class PgServer:
             ]
         )
 
+    def running(self) -> bool:
+        """Whether the server is up (``pg_ctl status``)."""
+        status = self._run(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "status"], check=False
+        )
+        return status.returncode == 0
+
     def stop(self, mode: str = "fast") -> None:
         """``pg_ctl stop -m <mode>``: fast aborts open transactions and disconnects clients."""
         self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
@@ -241,20 +249,41 @@ def start_server(*, durable: bool = False) -> PgServer:
     return server
 
 
+_shared: list[object] = []
+"""The one server of this test process (or the error that prevented it), made on first use."""
+
+
+def shared_server() -> PgServer:
+    """The process's server, started on first call and destroyed at exit; raises RuntimeError
+    (every time, without retrying) when it cannot start."""
+    if not _shared:
+        try:
+            server = start_server()
+        except Exception as exc:
+            _shared.append(RuntimeError(str(exc).splitlines()[0] if str(exc) else repr(exc)))
+        else:
+            _shared.append(server)
+            atexit.register(server.destroy)
+    found = _shared[0]
+    if isinstance(found, Exception):
+        raise found
+    assert isinstance(found, PgServer)
+    return found
+
+
 @pytest.fixture(scope="session", name="pg_server")
-def pg_server_fixture() -> Iterator[PgServer]:
-    """One running cluster for the whole session; skips (or fails under CI) if none can start."""
+def pg_server_fixture() -> PgServer:
+    """The running cluster (one per test session, whichever modules import this fixture);
+    skips (or fails under ``DIHYA_REQUIRE_POSTGRES=1``) if none can start."""
     try:
-        server = start_server()
-    except Exception as exc:
-        message = f"PostgreSQL tests skipped: {exc}".splitlines()[0]
+        server = shared_server()
+    except RuntimeError as exc:
         if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(message.replace("skipped", "required but unavailable"))
-        pytest.skip(message)
-    try:
-        yield server
-    finally:
-        server.destroy()
+            pytest.fail(f"PostgreSQL tests required but unavailable: {exc}")
+        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+    if not server.running():
+        server.start()  # a test that stopped it failed before restarting it
+    return server
 
 
 @pytest.fixture(name="pg_dsn")

@@ -67,3 +67,30 @@ def test_follow_needs_a_file(
     dsn, _ = database
     result = run_cli("tail", "--follow", "--file", dsn, env=subprocess_env)
     assert_one_line_error(result, 2, match="--follow needs a log file")
+
+
+def test_migrate_copies_a_file_log_once(
+    pg_server: PgServer, log_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """migrate loads a rotated file log into the database; a second run inserts nothing new."""
+    records = sample_records(9)
+    write_rotated_log(log_path, records)
+    dsn = pg_server.create_database()
+    first = run_cli("migrate", "--file", str(log_path), "--to", dsn, env=subprocess_env)
+    assert first.returncode == 0, first.stderr
+    assert "9 inserted" in first.stdout
+    again = run_cli("migrate", "--file", str(log_path), "--to", dsn, env=subprocess_env)
+    assert "0 inserted, 9 already present" in again.stdout
+    back = run_cli("query", "--json", "--file", dsn, env=subprocess_env)
+    assert [json.loads(line)["user_id"] for line in back.stdout.splitlines()] == [
+        r["user_id"] for r in records
+    ]
+
+
+def test_migrate_refuses_a_target_that_is_not_a_database(
+    log_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """--to must be a postgresql:// DSN: anything else is one line and exit 2."""
+    write_rotated_log(log_path, sample_records(2))
+    result = run_cli("migrate", "--file", str(log_path), "--to", "other.log", env=subprocess_env)
+    assert_one_line_error(result, 2, match="postgresql://")

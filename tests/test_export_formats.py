@@ -182,3 +182,17 @@ def test_csv_late_keys_and_uniform_keys_give_the_same_table(tmp_path: Any) -> No
         assert [row["beta"] for row in rows] == ["", "b"]
         assert [row["link"] for row in rows] == ["l1", ""]
         assert [row["alpha"] for row in rows] == ["a", ""]
+
+
+def test_csv_many_batches_with_a_late_key(tmp_path: Any) -> None:
+    """Rows spooled over several batches are all written, padded and reordered for a late key."""
+    records: list[dict[str, Any]] = [{"timestamp": str(i), "n": i} for i in range(9000)]
+    records.append({"timestamp": "late", "alpha": "x"})
+    path = tmp_path / "big.csv"
+    with path.open("wb") as out:
+        assert write_csv(iter(records), out) == 9001
+    header, rows = read_csv(path)
+    assert header[len(CSV_CORE_COLUMNS) :] == ["alpha", "n"]
+    assert len(rows) == 9001
+    assert [rows[0]["n"], rows[0]["alpha"], rows[8999]["n"]] == ["0", "", "8999"]
+    assert [rows[-1]["timestamp"], rows[-1]["alpha"], rows[-1]["n"]] == ["late", "x", ""]

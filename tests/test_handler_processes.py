@@ -5,6 +5,8 @@ from __future__ import annotations
 import collections
 import gzip
 import json
+import logging
+import multiprocessing
 import signal
 import time
 from pathlib import Path
@@ -12,7 +14,9 @@ from typing import Any
 
 import pytest
 from helpers_sink import finish, parse_all, read_lines, run_child
+from pythonjsonlogger.json import JsonFormatter
 
+from dihya_logging.handler import GenerationLogHandler
 from dihya_logging.logset import LogSet
 
 WRITERS = 4
@@ -117,3 +121,28 @@ def test_file_size_limit_is_reported_and_recovered(log_path: Path) -> None:
         *[("before", n) for n in range(10)],
         *[("after", n) for n in range(5)],
     ]
+
+
+def test_handler_opened_before_fork_still_excludes(log_path: Path) -> None:
+    """A handler in use before fork(): parent and child lock separately and lose nothing."""
+    handler = GenerationLogHandler(log_path, maxBytes=4000, fsync="never")
+    handler.setFormatter(JsonFormatter())
+
+    def log(writer: str, seq: int) -> None:
+        handler.handle(logging.makeLogRecord({"msg": "e", "writer": writer, "seq": seq}))
+
+    log("w0", -1)  # descriptors and lock are open when the process forks
+    child = multiprocessing.get_context("fork").Process(
+        target=lambda: [log("w1", seq) for seq in range(-1, 1500)]
+    )
+    child.start()
+    for seq in range(1500):
+        log("w0", seq)
+    child.join(60)
+    handler.close()
+    assert child.exitcode == 0
+    records = parse_all(read_lines(log_path))
+    seen = collections.Counter((r["writer"], r["seq"]) for r in records)
+    assert set(seen) == {(w, s) for w in ("w0", "w1") for s in range(-1, 1500)}
+    assert max(seen.values()) == 1
+    assert all(2000 < size <= 4000 for size in backup_sizes(log_path))

@@ -209,3 +209,22 @@ def test_drop_in_through_file_config(log_path: Path, tmp_path: Path) -> None:
             logger.removeHandler(attached)
             attached.close()
     assert [r["seq"] for r in parse_all(read_lines(log_path))] == list(range(10))
+
+
+@pytest.mark.parametrize("options", [{}, {"compress": True}, {"backupCount": 3}])
+def test_chain_hooks_keep_the_chain_verifiable(log_path: Path, options: dict[str, Any]) -> None:
+    """chain=True: two writers, rotations, gzip and pruning still leave a log that verifies."""
+    from dihya_logging.verify import verify_generation_logs
+
+    writers = [
+        handler_on(log_path, maxBytes=1500, chain=True, chain_key="k", **options) for _ in "ab"
+    ]
+    try:
+        for seq in range(100):
+            writers[seq % 2].handle(record(seq))
+    finally:
+        for writer in writers:
+            writer.close()
+    assert len(LogSet(log_path).rotated()) >= 3
+    report = verify_generation_logs(log_path, key="k")
+    assert report.ok, report.problems

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import stat
 from pathlib import Path
@@ -27,9 +28,11 @@ def _append(log_set: LogSet, sealer: Sealer, text: str, *, write: bool = True) -
     with log_set.lock():
         fd = open_private(log_set.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         try:
-            line = sealer.seal(text, fd, os.fstat(fd).st_size)
+            size = os.fstat(fd).st_size
+            line = sealer.seal(text, fd, size)
+            glued = size and os.pread(fd, 1, size - 1) != b"\n"  # never glue onto a fragment
             if write:
-                os.write(fd, (line + "\n").encode())
+                os.write(fd, (glued * "\n" + line + "\n").encode())
         finally:
             os.close(fd)
     return line
@@ -219,3 +222,63 @@ def test_alternating_writers_take_the_head_from_the_state(
     assert scans == []
     assert [r["seq"] for r in records_of(log_path)] == list(range(1, 13))
     assert verify_generation_logs(log_path, key=KEY).status == INTACT
+
+
+def test_head_read_back_behind_long_lines_and_a_fragment(log_path: Path) -> None:
+    """Reading the head back copes with lines longer than its read blocks and a crash fragment."""
+    log_set = LogSet(log_path)
+    big = '{"message":"' + "x" * 150_000 + '"}'
+    _append(log_set, Sealer(log_set, KEY), TEXT)
+    _append(log_set, Sealer(log_set, KEY), big)
+    with open(log_path, "ab") as stream:
+        stream.write(b'{"timestamp":"2026-11-23T12:3')  # a writer died here
+    line = _append(log_set, Sealer(log_set, KEY), TEXT)
+    assert json.loads(line)["seq"] == 3
+    report = verify_generation_logs(log_path, key=KEY)
+    assert report.status == INTACT, report.problems
+    assert any("partial line" in note for note in report.notes)
+
+
+def test_unusable_state_file_does_not_stop_logging(log_path: Path, tmp_path: Path) -> None:
+    """A symlink planted at the state path is refused, yet records are still sealed and written."""
+    log_set = LogSet(log_path)
+    log_path.parent.mkdir()
+    (tmp_path / "elsewhere").write_text("x")
+    state_path(log_set).symlink_to(tmp_path / "elsewhere")
+    sealer = Sealer(log_set, KEY)
+    for _ in range(3):
+        _append(log_set, sealer, TEXT)
+    assert [r["seq"] for r in records_of(log_path)] == [1, 2, 3]
+    assert (tmp_path / "elsewhere").read_text() == "x"
+    report = verify_generation_logs(log_path, key=KEY)
+    assert any("state file is unreadable" in p for p in report.problems)
+
+
+def test_handler_with_a_non_utf8_encoding_verifies(log_path: Path) -> None:
+    """The commitment covers the bytes written, so a latin-1 handler's log verifies too."""
+    handler = make_handler(log_path, KEY, encoding="latin-1")
+    handler.handle(logging.makeLogRecord({"msg": "café généré", "fields": {"user_id": "zoé"}}))
+    handler.close()
+    assert "café".encode("latin-1") in log_path.read_bytes()
+    assert verify_generation_logs(log_path, key=KEY).status == INTACT
+
+
+def test_seal_bytes_wraps_what_is_not_one_json_line(log_path: Path) -> None:
+    """seal_bytes keeps a JSON object line as is and wraps anything else into one."""
+    log_set = LogSet(log_path)
+    sealer = Sealer(log_set, KEY)
+    with log_set.lock():
+        fd = open_private(log_path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+        try:
+            for data in (TEXT.encode() + b"\n", b"two\nlines\n", b"{}\n"):
+                line = sealer.seal_bytes(data, fd, os.fstat(fd).st_size)
+                assert line.endswith(b'"}\n') and line.count(b"\n") == 1
+                os.write(fd, line)
+        finally:
+            os.close(fd)
+    records = records_of(log_path)
+    assert records[0]["user_id"] == "u1"
+    assert records[1]["text"] == "two\nlines"
+    assert records[2]["text"] == "{}"
+    report = verify_generation_logs(log_path, key=KEY)
+    assert report.status == INTACT, report.problems

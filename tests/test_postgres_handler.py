@@ -203,3 +203,44 @@ def test_fork_child_gets_its_own_writer(pg_dsn: str, tmp_path: Path) -> None:
     assert got.count("child") == 5
     assert got.count("parent") == 2
     assert count_rows(pg_dsn) == 7
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [
+        ("postgresql://app:pa%40ss@db.example:5433/logs", "postgresql://app@db.example:5433/logs"),
+        (
+            "postgres://app@db/logs?password=pa%40ss&sslmode=require",
+            "postgres://app@db/logs?sslmode=require",
+        ),
+        (
+            "host=db user=app password='pa@ss w' dbname=logs",
+            "host=db user=app password=*** dbname=logs",
+        ),
+        ("postgresql://app:pa%40ss@db/logs?table=audit", "postgresql://app@db/logs?table=audit"),
+    ],
+)
+def test_dsn_is_shown_without_its_password(dsn: str, shown: str) -> None:
+    """URL, query-parameter and key=value passwords are all removed from the shown location."""
+    store = PostgresStore(dsn)
+    assert store.location == shown
+    assert "pa@ss" not in repr(store)
+    assert "pa%40ss" not in repr(store)
+
+
+def test_missing_psycopg_is_a_clear_import_error(subprocess_env: dict[str, str]) -> None:
+    """Without psycopg, using a postgresql:// location says which extra to install."""
+    program = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "from dihya_logging.store import get_generation_logs\n"
+        "try:\n"
+        "    get_generation_logs(path='postgresql://u@localhost/db')\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], env=subprocess_env, capture_output=True, text=True
+    )
+    assert result.stdout.strip() == (
+        "PostgreSQL support needs psycopg 3: pip install 'dihya-logging[postgres]'"
+    )

@@ -188,3 +188,48 @@ def test_shutdown_at_exit_flushes_the_queue(log_path: Path) -> None:
     records = parse_all(read_lines(log_path))
     assert [r["seq"] for r in records] == list(range(20_000))
     assert records[-1]["message"] == "queued 19999"
+
+
+@pytest.mark.slow
+def test_burst_of_100k_records_stays_in_bounded_memory(log_path: Path) -> None:
+    """100k records in a burst: the queue never holds more than maxsize, nothing is lost."""
+    report = finish(
+        run_child("queue_burst", {"path": str(log_path), "count": 100_000, "maxsize": 1000}),
+        timeout=120,
+    )
+    assert 0 < report["deepest"] <= 1000
+    assert report["dropped"] == 0
+    assert report["growth_kib"] < 20_000  # 100k queued records would take ~100 MB
+    assert len(read_lines(log_path)) == 100_000
+
+
+def test_forked_child_gets_its_own_writer_thread(log_path: Path) -> None:
+    """After fork() the child queues through a fresh writer thread; both sides lose nothing."""
+    import multiprocessing
+    import os
+
+    front = make_queue_handler(file_target(log_path), maxsize=50)
+
+    def log(writer: str) -> None:
+        for seq in range(300):
+            front.handle(
+                logging.makeLogRecord(
+                    {"msg": "e", "levelno": 20, "levelname": "INFO", "w": writer, "seq": seq}
+                )
+            )
+
+    def child() -> None:
+        log("child")
+        running = front.listener.running
+        front.close()
+        os._exit(0 if running else 3)
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    log("parent")
+    process.join(60)
+    front.close()
+    assert process.exitcode == 0
+    records = parse_all(read_lines(log_path))
+    for writer in ("parent", "child"):
+        assert [r["seq"] for r in records if r["w"] == writer] == list(range(300))

@@ -231,3 +231,13 @@ def test_damaged_state_file_cannot_check_and_is_rebuilt(chained: Path) -> None:
     assert any("state file is unreadable" in p for p in report.problems)
     log_events(chained, 2, start=30)
     assert verify_generation_logs(chained, key=KEY).status == INTACT
+
+
+def test_environment_key_is_ignored_for_an_unkeyed_log(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$DIHYA_CHAIN_KEY set for other logs does not fail an unkeyed one; an explicit key does."""
+    log_events(log_path, 5, key=None)
+    monkeypatch.setenv("DIHYA_CHAIN_KEY", KEY.decode())
+    assert verify_generation_logs(log_path).status == INTACT
+    assert verify_generation_logs(log_path, key=KEY).status == TAMPERED

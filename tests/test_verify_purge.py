@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dihya_logging import purge_generation_logs, verify_generation_logs
+from dihya_logging import export_generation_logs, purge_generation_logs, verify_generation_logs
 from dihya_logging.formatter import RedactingJsonFormatter
 from dihya_logging.handler import GenerationLogHandler
 from dihya_logging.verify_report import INTACT, TAMPERED
@@ -122,3 +122,19 @@ def test_purge_while_another_process_writes_verifies(chained: Path) -> None:
     user_0 = [n for n in kept if n % 4 == 0]
     assert all(n >= 1000 for n in user_0)
     assert len(user_0) + purged == 10 + 38
+
+
+def test_purge_and_export_without_the_key_are_refused_up_front(
+    chained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keyed log refuses a purge or export it could not audit in-chain; nothing changes."""
+    before = lines_of(chained)
+    monkeypatch.delenv("DIHYA_CHAIN_KEY")
+    with pytest.raises(ValueError, match="DIHYA_CHAIN_KEY"):
+        purge_generation_logs(user_id="user_1", path=chained)
+    with pytest.raises(ValueError, match="DIHYA_CHAIN_KEY"):
+        export_generation_logs(tmp_path / "out.jsonl", path=chained)
+    assert lines_of(chained) == before
+    assert not (tmp_path / "out.jsonl").exists()
+    monkeypatch.setenv("DIHYA_CHAIN_KEY", KEY.decode())
+    assert verify_generation_logs(chained).status == INTACT

@@ -8,11 +8,14 @@ JSON-lines logs, idempotently; `schema_sql` is the DDL a DBA can run by hand.
 
 from __future__ import annotations
 
-from .dsn import DEFAULT_TABLE, ENV_DSN, PostgresError, display_dsn
-from .handler import PostgresLogHandler
-from .importer import ImportOutcome, import_log_set
-from .schema import ensure_schema, schema_sql
-from .store import PostgresStore
+from .dsn import DEFAULT_TABLE, ENV_DSN, PostgresError, display_dsn, require_psycopg
+
+require_psycopg()  # a clear "install the postgres extra" ImportError, before any submodule
+
+from .handler import PostgresLogHandler  # noqa: E402
+from .importer import ImportOutcome, import_log_set  # noqa: E402
+from .schema import ensure_schema, schema_sql  # noqa: E402
+from .store import PostgresStore  # noqa: E402
 
 __all__ = [
     "DEFAULT_TABLE",

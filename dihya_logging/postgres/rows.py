@@ -12,10 +12,13 @@ import json
 import math
 import re
 from datetime import datetime, timezone
-from typing import Any, Callable, Final, Optional
+from typing import TYPE_CHECKING, Any, Callable, Final, Optional
 
 from ..schema import parse_timestamp
 from .schema import Row
+
+if TYPE_CHECKING:
+    import psycopg
 
 _orjson: Any
 try:  # optional fast path
@@ -23,12 +26,12 @@ try:  # optional fast path
 except ImportError:  # pragma: no cover - orjson is an optional extra
     _orjson = None
 
-__all__ = ["SPILL_ID_FIELD", "loads", "prepare_row", "record_order"]
+__all__ = ["SPILL_ID_FIELD", "loads", "prepare_row", "record_order", "use_fast_json"]
 
 SPILL_ID_FIELD: Final = "pg_record_id"
 """Key under which a spilled line carries its record id (removed before the row is stored)."""
 
-_SUSPECT = re.compile(r"\\u0000|\\u[dD][89a-fA-F]|NaN|Infinity")
+_ESCAPES = re.compile(r"\\u0000|\\u[dD][89a-fA-F]")
 _HEAD: Final = ("timestamp", "level", "logger", "message")
 _CORE_ORDER: Final = (
     "event",
@@ -81,6 +84,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _suspect(line: str) -> bool:
+    """Whether ``line`` may hold something ``jsonb`` refuses (plain substring tests first)."""
+    if "NaN" in line or "Infinity" in line:
+        return True
+    return "\\u" in line and _ESCAPES.search(line) is not None
+
+
 def _text(value: Any) -> Optional[str]:
     return _clean_text(value) if isinstance(value, str) else None
 
@@ -98,7 +108,7 @@ def prepare_row(record_id: str, line: str, now: Optional[datetime] = None) -> Ro
     if not isinstance(record, dict):
         record = {"message": line}
         text = json.dumps(_clean(record), ensure_ascii=False)
-    elif _SUSPECT.search(line):
+    elif _suspect(line):
         record = _clean(record)
         text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
     else:
@@ -133,3 +143,10 @@ def record_order(record: dict[str, Any]) -> dict[str, Any]:
         if key in record:
             ordered[key] = record[key]
     return ordered
+
+
+def use_fast_json(conn: psycopg.Connection[Any]) -> None:
+    """Parse ``jsonb`` results on ``conn`` with `loads` (orjson when installed)."""
+    from psycopg.types.json import set_json_loads
+
+    set_json_loads(loads, conn)

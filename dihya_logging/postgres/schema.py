@@ -10,6 +10,7 @@ same millisecond.
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, Optional
@@ -145,19 +146,43 @@ def anonymization_key(conn: psycopg.Connection[Any], table: str) -> bytes:
     return bytes(row[0])
 
 
-def insert_rows(conn: psycopg.Connection[Any], table: str, rows: Sequence[Row]) -> int:
-    """Insert rows in one statement, skipping record ids already present; returns rows added.
+_STAGE: Final = "dihya_stage"
+_staged: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
+"""Connections that have created their private staging table."""
 
-    The caller owns the transaction. ``unnest`` over arrays is one round trip whatever the
-    batch size, and ``ON CONFLICT (record_id) DO NOTHING`` makes a retry harmless.
+
+def _stage(conn: psycopg.Connection[Any]) -> None:
+    if conn in _staged:
+        return
+    conn.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (record_id uuid, ts timestamptz, event text, "
+        "user_id text, status text, record jsonb) ON COMMIT DELETE ROWS"
+    )
+    _staged.add(conn)
+
+
+def insert_rows(conn: psycopg.Connection[Any], table: str, rows: Sequence[Row]) -> int:
+    """Insert rows, skipping record ids already present; returns how many were added.
+
+    ``COPY`` into a private temporary table, then ``INSERT … SELECT … ON CONFLICT (record_id)
+    DO NOTHING`` into the log table, in one transaction (a savepoint inside the caller's): a
+    retried or replayed batch is harmless, and the cost stays that of ``COPY`` (the
+    ``unnest``-of-arrays alternative measured several times slower on large records).
     """
     if not rows:
         return 0
-    ids, stamps, events, users, statuses, records = (list(col) for col in zip(*rows))
-    query = sql.SQL(
-        "INSERT INTO {} (record_id, ts, event, user_id, status, record) "
-        "SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::text[], %s::text[], "
-        "%s::text[], %s::text[]::jsonb[]) ON CONFLICT (record_id) DO NOTHING"
-    ).format(table_sql(table))
-    cur = conn.execute(query, [ids, stamps, events, users, statuses, records])
-    return max(cur.rowcount, 0)
+    with conn.transaction():
+        _stage(conn)
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY {_STAGE} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {} (record_id, ts, event, user_id, status, record) "
+                    "SELECT * FROM {} ON CONFLICT (record_id) DO NOTHING"
+                ).format(table_sql(table), sql.Identifier(_STAGE))
+            )
+            added = max(cur.rowcount, 0)
+            cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(_STAGE)))
+    return added

@@ -1,33 +1,32 @@
 """`PostgresStore`: the `LogStore` protocol in SQL, for any ``postgresql://`` location.
 
 Reads push every filter into ``WHERE`` on indexed columns and stream with a server-side
-cursor; ``tail`` is ``ORDER BY ts DESC, id DESC LIMIT n``, returned oldest first. A purge is
-one transaction: the rows are deleted (or anonymized), mentions of an erased user elsewhere are
-replaced by the pseudonym, and the ``purge`` audit record is inserted before the commit, so
-either all of it happened or none. The purge rules are the file store's (see
-`dihya_logging.purge`): ``purge`` events are never removed; a one-user erasure scrubs the id
-from every other record; anonymizing replaces it everywhere in the user's records.
+cursor; ``tail`` is ``ORDER BY ts DESC, id DESC LIMIT n``, returned oldest first (records
+are ordered by their timestamp, then by arrival). A purge is one transaction: the rows are
+deleted (or anonymized) by the file store's rules (`erasure`) and its ``purge`` audit record is
+inserted before the commit, so either all of it happened, on the record, or none. The public
+API's ``append_audit`` call that follows completes that record in place (actor, notified
+recipients) instead of adding a second one. Pseudonyms use ``$DIHYA_ANON_KEY`` or a key kept
+in the database, so every host derives the same tokens.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Optional, cast
+from typing import Any, Optional
 
 import psycopg
 from psycopg import sql
 
 from ..backend import PurgeOutcome, RecordFilter
 from ..pseudonym import ENV_ANON_KEY, pseudonymize_user_id
-from ..purge import scrub
-from ..schema import EVENT_PURGE, LOGGER_NAME
+from ..schema import EVENT_PURGE
 from .dsn import PostgresError, resolve_location
-from .rows import prepare_row, record_order
+from .erasure import audit_line, purge_rows
+from .rows import prepare_row, record_order, use_fast_json
 from .schema import (
     anonymization_key,
     ensure_schema,
@@ -36,26 +35,8 @@ from .schema import (
     table_exists,
     table_sql,
 )
-from .writer import _use_fast_json
 
-__all__ = ["PostgresStore", "audit_line"]
-
-_NOT_PURGE = sql.SQL("event IS DISTINCT FROM 'purge'")
-
-
-_RESERVED = frozenset({*logging.makeLogRecord({}).__dict__, "message", "asctime", "taskName"})
-
-
-def audit_line(fields: dict[str, Any]) -> str:
-    """One audit record, formatted exactly as the file store writes it."""
-    from ..formatter import RedactingJsonFormatter
-
-    event = str(fields.get("event") or "audit")
-    extra = {(key + "_" if key in _RESERVED else key): value for key, value in fields.items()}
-    record = logging.getLogger(LOGGER_NAME).makeRecord(
-        LOGGER_NAME, logging.INFO, "", 0, event, (), None, extra=extra
-    )
-    return RedactingJsonFormatter().format(record)
+__all__ = ["PostgresStore"]
 
 
 def _where(flt: RecordFilter) -> tuple[sql.Composable, list[Any]]:
@@ -78,12 +59,6 @@ def _where(flt: RecordFilter) -> tuple[sql.Composable, list[Any]]:
     return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses), params
 
 
-def _like_json_string(value: str) -> str:
-    """A LIKE pattern matching ``value`` as a whole JSON string in ``jsonb::text``."""
-    text = json.dumps(value, ensure_ascii=False)
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 class PostgresStore:
     """The log table behind a DSN; ``location`` shows it without the password."""
 
@@ -102,7 +77,7 @@ class PostgresStore:
 
     def _connect(self) -> psycopg.Connection[Any]:
         conn = self._location.connect(timeout=self.connect_timeout)
-        _use_fast_json(conn)
+        use_fast_json(conn)
         return conn
 
     def _fail(self, action: str, exc: Exception) -> Exception:
@@ -199,6 +174,9 @@ class PostgresStore:
                 raise self._fail("key lookup", exc) from None
         return pseudonymize_user_id(user_id, key=self._key)
 
+    def check_audit(self) -> None:
+        """Audit events go into the same table: nothing to check beyond the connection."""
+
     def append_audit(self, fields: dict[str, Any]) -> None:
         """Insert one audit event (export, purge, …), formatted like every other record.
 
@@ -244,7 +222,7 @@ class PostgresStore:
             with self._connect() as conn:
                 ensure_schema(conn, self.table)
                 with conn.transaction():
-                    outcome = self._purge(conn, user_id, before, anonymize, pseudonym)
+                    outcome = purge_rows(conn, self.table, user_id, before, anonymize, pseudonym)
                     audit = {
                         "event": EVENT_PURGE,
                         "actor": None,
@@ -258,75 +236,3 @@ class PostgresStore:
         self._pending_audit = record_id
         outcome.details["audit_record_id"] = record_id
         return outcome
-
-    def _purge(
-        self,
-        conn: psycopg.Connection[Any],
-        user_id: Optional[str],
-        before: Optional[datetime],
-        anonymize: bool,
-        pseudonym: Optional[str],
-    ) -> PurgeOutcome:
-        name = table_sql(self.table)
-        clauses: list[sql.Composable] = [_NOT_PURGE]
-        params: list[Any] = []
-        if user_id is not None:
-            clauses.append(sql.SQL("user_id = %s"))
-            params.append(user_id)
-        if before is not None:
-            clauses.append(sql.SQL("ts < %s"))
-            params.append(before)
-        where = sql.SQL(" AND ").join(clauses)
-        removed = anonymized = scrubbed = 0
-        if anonymize:
-            user, token = cast(str, user_id), cast(str, pseudonym)
-            anonymized = self._rewrite(
-                conn,
-                sql.SQL("SELECT id, record FROM {} WHERE {} FOR UPDATE").format(name, where),
-                params,
-                lambda r: {**scrub(r, user, token, substrings=True), "user_id": token},
-            )
-        else:
-            query = sql.SQL("DELETE FROM {} WHERE {}").format(name, where)
-            removed = max(conn.execute(query, params).rowcount, 0)
-        if user_id is not None and before is None:
-            user, token = user_id, cast(str, pseudonym)
-            scrubbed = self._rewrite(
-                conn,
-                sql.SQL(  # the user's own rows are never "others" (some may be newer)
-                    "SELECT id, record FROM {} WHERE {} AND user_id IS DISTINCT FROM %s "
-                    "AND record::text LIKE %s FOR UPDATE"
-                ).format(name, _NOT_PURGE),
-                [user, _like_json_string(user)],
-                lambda r: scrub(r, user, token, substrings=False),
-            )
-        return PurgeOutcome(
-            removed + anonymized,
-            {"removed": removed, "anonymized": anonymized, "scrubbed": scrubbed},
-        )
-
-    def _rewrite(
-        self,
-        conn: psycopg.Connection[Any],
-        select: sql.Composed,
-        params: list[Any],
-        change: Callable[[dict[str, Any]], dict[str, Any]],
-    ) -> int:
-        """Apply ``change`` to the selected rows (locked), updating record and columns."""
-        updates: list[tuple[int, str, Optional[str], Optional[str], Optional[str]]] = []
-        for row_id, record in conn.execute(select, params).fetchall():
-            new = change(record)
-            if new == record:
-                continue
-            _, _, event, user, status, text = prepare_row("", json.dumps(new, ensure_ascii=False))
-            updates.append((row_id, text, event, user, status))
-        if updates:
-            ids, texts, events, users, statuses = (list(col) for col in zip(*updates))
-            query = sql.SQL(
-                "UPDATE {} AS t SET record = u.record::jsonb, event = u.event, "
-                "user_id = u.user_id, status = u.status FROM unnest(%s::bigint[], %s::text[], "
-                "%s::text[], %s::text[], %s::text[]) AS u(id, record, event, user_id, status) "
-                "WHERE t.id = u.id"
-            ).format(table_sql(self.table))
-            conn.execute(query, [ids, texts, events, users, statuses])
-        return len(updates)

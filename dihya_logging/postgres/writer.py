@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
 from .dsn import Location, PostgresError
-from .rows import loads, prepare_row
+from .rows import prepare_row, use_fast_json
 from .schema import ensure_schema, insert_rows
 from .spill import Item, Spill
 
@@ -172,7 +172,9 @@ class Writer:
             try:
                 conn = self._connect()
                 if self._spill_pending:
-                    self.replayed += self.spill.replay(lambda items: self._send(conn, items), 1000)
+                    self.replayed += self.spill.replay(
+                        lambda items: self._send(conn, items), max(self.batch_size, 1000)
+                    )
                     self._spill_pending = False
                     self._next_spill_check = time.monotonic() + _SPILL_CHECK_EVERY
                 if batch:
@@ -189,14 +191,14 @@ class Writer:
 
     def _send(self, conn: psycopg.Connection[Any], items: Sequence[Item]) -> None:
         rows = [prepare_row(record_id, line) for record_id, line in items]
-        insert_rows(conn, self.location.table, rows)  # autocommit: one atomic statement
+        insert_rows(conn, self.location.table, rows)  # one transaction per batch
 
     def _connect(self) -> psycopg.Connection[Any]:
         if self._conn is not None and not self._conn.closed:
             return self._conn
         conn = self.location.connect(timeout=self.connect_timeout, autocommit=True)
         try:
-            _use_fast_json(conn)
+            use_fast_json(conn)
             if self.create_table:
                 ensure_schema(conn, self.location.table)
         except BaseException:
@@ -233,13 +235,6 @@ class Writer:
         self.spilled += len(items)
         if caller:
             self._spill_pending = True
-
-
-def _use_fast_json(conn: psycopg.Connection[Any]) -> None:
-    """Parse ``jsonb`` results with orjson when it is installed."""
-    from psycopg.types.json import set_json_loads
-
-    set_json_loads(loads, conn)
 
 
 def _notice(text: str) -> None:

@@ -1,0 +1,142 @@
+"""Tests for the formatter's event fast path: same bytes as the full pipeline, never less safe."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from dihya_logging.events import log_event, log_generation_event
+from dihya_logging.formatter import RedactingJsonFormatter
+
+SECRET = "hunter2-Sup3r-Secret"
+ROUNDS = 10_000
+
+
+class Capture(logging.Handler):
+    """Keeps every record it is handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def records() -> Iterator[tuple[logging.Logger, Capture]]:
+    """A private logger whose only handler captures the raw records."""
+    capture = Capture()
+    logger = logging.getLogger(f"test.fastpath.{id(capture)}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(capture)
+    yield logger, capture
+    logger.removeHandler(capture)
+
+
+def full_pipeline() -> RedactingJsonFormatter:
+    """A formatter forced through python-json-logger's whole pipeline."""
+    formatter = RedactingJsonFormatter()
+    formatter._plain = False
+    return formatter
+
+
+def emit_events(logger: logging.Logger) -> None:
+    log_generation_event(
+        "user_1",
+        {"project_name": "Blog", "stack": "fullstack", "plugins": ["a", "b"], "template": "t"},
+        {"README.md": "# x", "app.py": "print()"},
+        extra={"request": {"Authorization": f"Bearer {SECRET}", "id": 7}, "ratio": 0.5},
+        logger=logger,
+    )
+    log_generation_event(
+        "user_2 password=" + SECRET,
+        {"project_name": f"token={SECRET}"},
+        ["a/b.py", f"api_key={SECRET}"],
+        status="error",
+        error=ValueError(f"db password={SECRET}"),
+        extra={"message": "m", "name": "n", "_private": 1, "files": 3, "password": SECRET},
+        logger=logger,
+    )
+    log_event("export", {"count": 3, "timestamp": "clash"}, logger=logger)
+
+
+def test_fast_path_writes_the_same_line_as_the_full_pipeline(records: Any) -> None:
+    """For event records the fast path and python-json-logger's pipeline agree byte for byte."""
+    logger, capture = records
+    emit_events(logger)
+    fast, full = RedactingJsonFormatter(), full_pipeline()
+    assert len(capture.records) == 3
+    for record in capture.records:
+        line = fast.format(record)
+        assert line == full.format(record)
+        assert SECRET not in line
+        assert list(json.loads(line))[:4] == ["timestamp", "level", "logger", "message"]
+
+
+def test_event_fields_keep_their_order_after_the_head(records: Any) -> None:
+    """The event's fields follow the head in the order the event built them."""
+    logger, capture = records
+    emit_events(logger)
+    keys = list(json.loads(RedactingJsonFormatter().format(capture.records[0])))
+    assert keys[4:13] == [
+        "event",
+        "user_id",
+        "project_name",
+        "stack",
+        "files",
+        "files_count",
+        "plugins",
+        "template",
+        "status",
+    ]
+
+
+def test_a_field_added_after_the_event_is_still_redacted(records: Any) -> None:
+    """A filter adding an attribute to an event record sends it through full redaction."""
+    logger, capture = records
+    emit_events(logger)
+    record = capture.records[0]
+    record.note = f"password={SECRET}"
+    line = json.loads(RedactingJsonFormatter().format(record))
+    assert line["note"] == "password=[REDACTED]"
+
+
+def test_concurrent_formatting_never_spares_another_records_fields(records: Any) -> None:
+    """One formatter shared by threads: a plain record's secret is redacted whatever runs."""
+    logger, capture = records
+    emit_events(logger)
+    event_record = capture.records[0]
+    plain = logging.makeLogRecord({"msg": "plain", "files": f"password={SECRET}", "user_id": 1})
+    formatter = RedactingJsonFormatter()
+    formatter._plain = False  # the shared-state bug lived in the full pipeline
+    leaks: list[str] = []
+
+    def format_events() -> None:
+        for _ in range(ROUNDS):
+            formatter.format(event_record)
+
+    def format_plain() -> None:
+        for _ in range(ROUNDS):
+            line = formatter.format(plain)
+            if SECRET in line:
+                leaks.append(line)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=format_events), threading.Thread(target=format_plain)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert leaks == []

@@ -1,0 +1,120 @@
+"""Tests for dihya_logging.scrubber: secrets inside text, the anchored trigger, the clean memo."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dihya_logging.detectors import DEFAULT_PATTERNS, Detector
+from dihya_logging.redaction import Redactor
+from dihya_logging.scrubber import TextScrubber, build_trigger
+from tests.helpers_redaction import NEGATIVES, POSITIVES
+
+CASES = [(name, text, secret) for name, cases in POSITIVES.items() for text, secret in cases]
+MASK = "[REDACTED]"
+
+
+def scrubber(cache_size: int = 4096) -> TextScrubber:
+    """A scrubber with the default detectors and the default key rules."""
+    return TextScrubber(DEFAULT_PATTERNS, [], MASK, Redactor().is_sensitive_key, cache_size)
+
+
+@pytest.mark.parametrize(("name", "text", "secret"), CASES, ids=[c[0] for c in CASES])
+def test_secret_in_text_is_masked(name: str, text: str, secret: str) -> None:
+    """Every sample secret disappears from the text and the mask takes its place."""
+    out = Redactor().redact_text(text)
+    assert secret not in out and MASK in out, out
+
+
+@pytest.mark.parametrize(("name", "text", "secret"), CASES, ids=[c[0] for c in CASES])
+def test_trigger_fires_on_every_sample(name: str, text: str, secret: str) -> None:
+    """The cheap check flags every secret-bearing text (else the batch path would skip it)."""
+    assert scrubber().dirty(text)
+
+
+@pytest.mark.parametrize(("name", "text", "secret"), CASES, ids=[c[0] for c in CASES])
+def test_scrubbing_is_idempotent(name: str, text: str, secret: str) -> None:
+    """Scrubbing already scrubbed text changes nothing (masks are not masked again)."""
+    r = Redactor()
+    once = r.redact_text(text)
+    assert r.redact_text(once) == once
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_false_positive_traps_come_back_as_the_same_object(text: str) -> None:
+    """Paths, ids, prose and near-miss prefixes are not touched, not even copied."""
+    assert Redactor().redact_text(text) is text
+
+
+def test_pairs_keep_keys_schemes_and_neighbours() -> None:
+    """Only the value is masked; key, quotes, HTTP scheme and other pairs stay readable."""
+    r = Redactor()
+    assert r.redact_text("user=bob&password=x1&lang=ber") == f"user=bob&password={MASK}&lang=ber"
+    assert r.redact_text('{"token": "a b", "ok": true}') == f'{{"token": "{MASK}", "ok": true}}'
+    assert r.redact_text("Authorization: Bearer zz9.yy8") == f"Authorization: Bearer {MASK}"
+    assert r.redact_text("filter=password=abc") == f"filter=password={MASK}"
+    assert r.redact_text("error: token=abc") == f"error: token={MASK}"
+
+
+def test_sensitive_key_before_separator_masks_next_word_even_in_prose() -> None:
+    """Documented conservative choice: 'password: <word>' masks the word, whatever it is."""
+    assert Redactor().redact_text("password: must be long") == f"password: {MASK} be long"
+
+
+def test_custom_mask_and_long_text() -> None:
+    """The mask is configurable and long texts with a secret at the end are fully scanned."""
+    text = "lorem ipsum " * 5000 + "ghp_" + "A1b2C3d4E5" * 4
+    out = Redactor(mask="***").redact_text(text)
+    assert out.endswith("***") and "A1b2C3d4E5" not in out
+
+
+def test_lone_surrogates_are_replaced_so_every_backend_encodes() -> None:
+    """A lone surrogate becomes U+FFFD so orjson and json agree on the output."""
+    out = Redactor().redact_text("bad \ud800 char")
+    assert out == "bad \ufffd char"
+    assert orjson.loads(orjson.dumps(out)) == json.loads(json.dumps(out))
+
+
+def test_memo_is_bounded() -> None:
+    """The clean-string memo never grows past its configured size (plus one batch)."""
+    s = scrubber(cache_size=50)
+    for i in range(1000):
+        assert s.scrub(f"clean text {i}") == f"clean text {i}"
+    assert len(s.memo) <= 51
+
+
+def test_plain_pattern_is_applied_to_every_string() -> None:
+    """A regex without literals is checked everywhere; its 'secret' group alone is masked."""
+    r = Redactor(patterns=[re.compile(r"emp-(?P<secret>\d{6})")])
+    assert r.redact_text("badge emp-123456 ok") == f"badge emp-{MASK} ok"
+    assert r.redact({"a": ["emp-654321"]}) == {"a": [f"emp-{MASK}"]}
+    assert r.redact_text("password=x") == f"password={MASK}"
+
+
+def test_detector_without_literals_still_runs() -> None:
+    """A custom Detector with no literals cannot be skipped by the cheap check."""
+    r = Redactor(patterns=[Detector("digits", r"\b\d{12}\b")])
+    assert r.redact({"note": "acct 123456789012"}) == {"note": f"acct {MASK}"}
+
+
+LITERALS = st.text(alphabet="abcXYZ_-.:=/09", min_size=2, max_size=8)
+FILLER = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABC0123456789 ./-_", max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(LITERALS, st.booleans()), min_size=1, max_size=6), FILLER, FILLER,
+       st.data())  # fmt: skip
+def test_anchored_trigger_finds_any_literal_anywhere(
+    literals: list[tuple[str, bool]], before: str, after: str, data: st.DataObject
+) -> None:
+    """Whatever the literals and their surroundings, the reversed anchored scan finds them."""
+    lit, ci = data.draw(st.sampled_from(literals))
+    if ci:
+        lit = data.draw(st.sampled_from([lit, lit.upper(), lit.swapcase()]))
+    trigger = build_trigger(literals)
+    assert trigger.search((before + lit + after)[::-1]) is not None
