@@ -265,7 +265,13 @@ CONTENDERS: tuple[Contender, ...] = (
     Contender(
         "pjl-orjson", "2", "python-json-logger OrjsonFormatter + FileHandler", _pjl_orjson, False
     ),
-    Contender("structlog", "3", "structlog + orjson + key redaction processor", _structlog, True),
+    Contender(
+        "structlog",
+        "3",
+        "structlog + orjson + key-based redaction processor (no text scan)",
+        _structlog,
+        True,
+    ),
     Contender("loguru", "4", "loguru serialize=True", _loguru, False),
     Contender("naive", "5", "naive open/json.dumps/append/close", _naive, False),
     Contender("physical", "6", "orjson.dumps + buffered write (no logging)", _physical, False),

@@ -130,13 +130,14 @@ def stage_timings(calls: int) -> list[tuple[str, float]]:
         for _ in range(2000):
             call()
         out.append(("whole call: log_generation_event end to end", _time(call, calls)))
-        real_log_event, seen = events.log_event, {}
+        real_log_event = events.log_event
+        seen: dict[str, Any] = {}
 
         def fake(event: str, fields: Any, extra: Any = None, **_: Any) -> dict[str, Any]:
             seen.update(event=event, fields=fields, extra=extra)
             return {}
 
-        events.log_event = fake  # type: ignore[assignment]
+        events.log_event = fake
         try:
             out.append(("events.py validation (log_generation_event body)", _time(call, calls)))
         finally:

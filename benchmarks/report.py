@@ -52,6 +52,12 @@ def _notes(entry: dict[str, Any]) -> str:
         notes.append(f"caller p50 {_us(entry['p50_ns'])} us, p99 {_us(entry['p99_ns'])} us")
     if entry.get("max_queue_depth") is not None and entry.get("queue_bound") is not None:
         notes.append(f"queue depth <= {entry['max_queue_depth']} (bound {entry['queue_bound']})")
+    if "queue_full_at" in entry:
+        notes.append(
+            f"queue full after ~{entry['queue_full_at']:,.0f} events: caller p50 "
+            f"{_us(entry['p50_before_full_ns'])} us before, {_us(entry['p50_after_full_ns'])} us "
+            "after (back-pressure)"
+        )
     if entry.get("rss_growth_mib") is not None and "p50_ns" in entry:
         notes.append(f"RSS +{entry['rss_growth_mib']} MiB")
     notes.append(f"{entry.get('bytes_per_line', '?')} B/line")

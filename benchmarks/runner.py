@@ -102,8 +102,9 @@ def _tight(sink: Sink, events: int) -> int:
 def _timed(sink: Sink, events: int, latencies: array[int], rss: _Rss) -> dict[str, float]:
     """Per-call timing, sampling queue depth and RSS every 256 calls (outside the timed call)."""
     emit, clock, probe, resident = sink.emit, time.perf_counter_ns, sink.queue_size, rss.mib
-    depth, base = 0, resident()
+    depth, base, full_at = 0, resident(), events
     peak = base
+    nearly_full = (sink.queue_bound or 0) - 256
     start = clock()
     for i in range(events):
         before = clock()
@@ -112,12 +113,21 @@ def _timed(sink: Sink, events: int, latencies: array[int], rss: _Rss) -> dict[st
         if not i & 255:
             peak = max(peak, resident())
             if probe is not None:
-                depth = max(depth, probe())
+                size = probe()
+                depth = max(depth, size)
+                if size >= nearly_full > 0 and full_at == events:
+                    full_at = i  # from here on the caller waits for the writer (back-pressure)
     loop = clock() - start
     peak = max(peak, resident())
     sink.close()
     total = clock() - start
-    return {"total": total, "loop": loop, "depth": depth, "rss_growth": peak - base}
+    return {
+        "total": total,
+        "loop": loop,
+        "depth": depth,
+        "rss_growth": peak - base,
+        "full_at": full_at,
+    }
 
 
 def run_contender(
@@ -137,6 +147,9 @@ def run_contender(
     result["info"] = sink.info
     per_event, checks, caller_ns, p50s, p99s, depths, growth = [], [], [], [], [], [], []
     rss = _Rss()
+    fills: list[int] = []
+    p50s_before_full: list[float] = []
+    p50s_after_full: list[float] = []
     latencies = array("q", bytes(8 * events))
     timed = contender.queue
     extra_pass = latency_pass and not contender.queue
@@ -156,6 +169,11 @@ def run_contender(
             depths.append(int(timing["depth"]))
             growth.append(timing["rss_growth"])
             result["queue_bound"] = sink.queue_bound
+            full_at = int(timing["full_at"])
+            if 0 < full_at < events:
+                fills.append(full_at)
+                p50s_before_full.append(percentile(sorted(latencies[:full_at]), 0.50))
+                p50s_after_full.append(percentile(sorted(latencies[full_at:]), 0.50))
         else:
             total = _tight(sink, events)
         if repeat < repeats:
@@ -179,6 +197,12 @@ def run_contender(
             caller_ns_per_event=statistics.median(caller_ns),
             max_queue_depth=max(depths),
             rss_growth_mib=round(max(growth), 1),
+        )
+    if fills:
+        result.update(
+            queue_full_at=statistics.median(fills),
+            p50_before_full_ns=statistics.median(p50s_before_full),
+            p50_after_full_ns=statistics.median(p50s_after_full),
         )
     return result
 

@@ -102,6 +102,11 @@ def merge_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             merged[key] = statistics.median(r[key] for r in timed)
         merged["max_queue_depth"] = max(r["max_queue_depth"] for r in timed)
         merged["rss_growth_mib"] = max(r["rss_growth_mib"] for r in timed)
+    filled = [r for r in rounds if "queue_full_at" in r]
+    if filled:
+        for key in ("queue_full_at", "p50_before_full_ns", "p50_after_full_ns"):
+            merged[key] = statistics.median(r[key] for r in filled)
+        merged["rounds_queue_filled"] = len(filled)
     return merged
 
 

@@ -78,7 +78,7 @@ _MAX_WINDOW = 4
 
 def split_words(name: str) -> list[str]:
     """Split a key into lower-case words on ``_ - .``, spaces, camelCase and letter/digit runs."""
-    return [w for w in _NON_ALNUM.split(_CAMEL.sub(" ", name[:256]).lower()) if w]
+    return [w for w in _NON_ALNUM.split(_CAMEL.sub(" ", name).lower()) if w]
 
 
 class KeyClassifier:
@@ -118,7 +118,7 @@ class KeyClassifier:
         """
         if self._match(split_words(name)):
             return True
-        flat = [w for w in _NON_ALNUM.split(name[:256].lower()) if w]
+        flat = [w for w in _NON_ALNUM.split(name.lower()) if w]
         return self._match(flat)
 
     def _match(self, words: list[str]) -> bool:
@@ -154,6 +154,13 @@ class Detector:
     literals: tuple[str, ...] = ()
     group: int = 0
     ignore_case: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.literals, tuple) or not all(
+            isinstance(x, str) and x for x in self.literals
+        ):
+            raise ValueError(f"{self.name}: literals must be a tuple of non-empty strings")
+        self.compile()  # a bad regex fails here, at configuration time
 
     def compile(self) -> re.Pattern[str]:
         """Compile the regex (ASCII classes, so ``\\b`` and ``\\w`` never depend on locale)."""

@@ -55,12 +55,13 @@ _RESERVED: Final = frozenset(
 """Keys ``extra`` may not use as such: LogRecord attributes, core and chain fields."""
 
 
-_STR_ONLY: Final = frozenset({str})
 _STD_MAKE_RECORD: Final = logging.Logger.makeRecord
 
 
 def _text(name: str, value: object, *, required: bool = False) -> str | None:
     """Validate an optional metadata string (clear TypeError/ValueError), capped in length."""
+    if type(value) is str and not required:  # the usual case first
+        return value[:MAX_TEXT_LENGTH]
     if value is None:
         if required:
             raise TypeError(f"{name} is required")
@@ -87,9 +88,13 @@ def _paths(code: object) -> list[str]:
     else:
         items = code
     given = list(items)
-    if set(map(type, given)) <= _STR_ONLY:  # all plain strings: checked and cut in C loops
+    try:  # all strings? one C loop; str subclasses become plain str in the redacted copy
+        total = len("".join(given))  # type: ignore[arg-type]
+    except TypeError:
+        total = -1
+    if total >= 0:
         texts = cast("list[str]", given)
-        if texts and max(map(len, texts)) > MAX_TEXT_LENGTH:
+        if total > MAX_TEXT_LENGTH and max(map(len, texts)) > MAX_TEXT_LENGTH:
             texts = [path[:MAX_TEXT_LENGTH] for path in texts]
         return texts
     paths: list[str] = []
@@ -235,7 +240,7 @@ def log_generation_event(
         "user_id": user,
         "project_name": _text("needs['project_name']", needs.get("project_name")),
         "stack": _text("needs['stack']", needs.get("stack")),
-        "files": files[:MAX_FILES],
+        "files": files if len(files) <= MAX_FILES else files[:MAX_FILES],
         "files_count": len(files),
         "plugins": _plugins(needs.get("plugins")),
         "template": _text("needs['template']", needs.get("template")),

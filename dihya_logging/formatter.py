@@ -211,7 +211,8 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             "message": redact_text(record.message),
         }
         log_data.update(zip(clean, map(fields.__getitem__, clean)))
-        return self.serialize_log_record(log_data)
+        line = self._dumps(log_data)  # = serialize_log_record: no hook is overridden (_plain)
+        return self.prefix + line if self.prefix else line
 
     def add_fields(
         self,

@@ -44,7 +44,7 @@ class _Track:
         self.limit = limit
 
 
-def _type_name(x: object) -> str:
+def _tname(x: object) -> str:
     return type(x).__name__
 
 
@@ -54,20 +54,12 @@ def _text_of(x: object) -> str:
         s = str.__str__(x) if isinstance(x, str) else str(x)
         return s if type(s) is str else str.__str__(s)
     except Exception:
-        return f"<unprintable {_type_name(x)}>"
-
-
-def _nonfinite(x: float) -> str:
-    return "NaN" if x != x else ("Infinity" if x > 0 else "-Infinity")
+        return f"<unprintable {_tname(x)}>"
 
 
 def _digest(x: bytes | bytearray | memoryview) -> str:
     data = x.tobytes() if isinstance(x, memoryview) else bytes(x)
-    return f"<{_type_name(x)} len={len(data)} sha256={hashlib.sha256(data).hexdigest()}>"
-
-
-def _order(v: object) -> tuple[str, str]:
-    return (_type_name(v), repr(v))
+    return f"<{_tname(x)} len={len(data)} sha256={hashlib.sha256(data).hexdigest()}>"
 
 
 def _unique(key: str, out: dict[str, Any]) -> str:
@@ -237,15 +229,15 @@ class Redactor:
         if x is None or t is bool:
             return x
         if t is float:
-            return x if x - x == 0.0 else _nonfinite(x)
+            return x if x - x == 0.0 else "NaN" if x != x else "Infinity" if x > 0 else "-Infinity"
         return self._other(x, depth, fresh, track)
 
     def _enter(self, owner: object, depth: int, track: _Track) -> str | None:
         """None to go on; else the placeholder for a cycle or for too deep a container."""
         if id(owner) in track.active:
-            return f"<cycle: {_type_name(owner)}>"
+            return f"<cycle: {_tname(owner)}>"
         if depth >= track.limit:
-            return f"<max depth {track.limit}: {_type_name(owner)}>"
+            return f"<max depth {track.limit}: {_tname(owner)}>"
         track.active.add(id(owner))
         return None
 
@@ -349,7 +341,7 @@ class Redactor:
                 return self._items(list(x), x, depth, fresh, track)
             if isinstance(x, (set, frozenset)):
                 out = self._items(list(x), x, depth, fresh, track)
-                return sorted(out, key=_order) if type(out) is list else out
+                return sorted(out, key=lambda v: (_tname(v), repr(v))) if type(out) is list else out
             if dataclasses.is_dataclass(x) and not isinstance(x, type):
                 fields = [(f.name, getattr(x, f.name)) for f in dataclasses.fields(x)]
                 return self._pairs(fields, x, depth, fresh, track)
@@ -358,9 +350,9 @@ class Redactor:
         except RecursionError:
             if track is None:  # maybe our own recursion: let redact() retry carefully
                 raise
-            return f"<unprintable {_type_name(x)}>"
+            return f"<unprintable {_tname(x)}>"
         except Exception:
-            return f"<unprintable {_type_name(x)}>"
+            return f"<unprintable {_tname(x)}>"
         text = _text_of(x)
         fresh.append(text)
         return text

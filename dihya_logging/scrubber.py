@@ -15,15 +15,18 @@ from collections.abc import Callable, Iterable, Sequence
 
 from .detectors import Detector
 
-__all__ = ["TextScrubber"]
+__all__ = ["TextScrubber", "build_trigger", "replacer"]
 
 Replacer = Callable[["re.Match[str]"], str]
 
 # Characters from rarest to commonest, measured on representative log text (generation events,
 # file paths, timestamps, ids, a traceback, messages): each literal is anchored on its rarest.
-_RARITY = "KQY!#$%&+<>@[\\]^`{|}~WZ?DUXP\"'*HBLFOMSJV;w7R()GITC9,=AN:z56E8_qxj4hyk0-3bfvgm2l1u.pd ica/otnsre"
+_RARITY = (
+    "KQY!#$%&+<>@[\\]^`{|}~WZ?DUXP\"'*HBLFOMSJV;w7R()GITC9,=AN:"
+    "z56E8_qxj4hyk0-3bfvgm2l1u.pd ica/otnsre"
+)
 _SEPARATORS = (">=", "=:", ":", "=")  # reversed forms of "=>", ":=", ":", "="
-_KV_TAIL = r"\s{0,3}(?:[\"']\\?)?([A-Za-z0-9_.-]{0,127}[A-Za-z_])(?![A-Za-z0-9_.])"
+_KV_TAIL = r"\s{0,3}(?:[\"']\\?)?([A-Za-z0-9_.-]*[A-Za-z_])(?![A-Za-z0-9_.])"
 _KV_REV = re.compile("|".join(re.escape(sep) + _KV_TAIL for sep in _SEPARATORS), re.ASCII)
 _QUOTED = (
     r"\s{0,3}(?:\\\"((?:[^\"\\\r\n]|\\[^\"\r\n])*)\\\""  # \"escaped\" inside a JSON string
@@ -135,9 +138,11 @@ class TextScrubber:
         if self._memo_chars + chars > _MEMO_CHARS or len(self.memo) > self._size:
             self.memo.clear()
             self._memo_chars = 0
-        if chars <= 8192:
-            self.memo.update(texts)
-            self._memo_chars += chars
+        if chars > 8192:  # a big batch: keep its short strings (long ones rarely come back)
+            texts = [t for t in texts if len(t) <= 256]
+            chars = sum(map(len, texts))
+        self.memo.update(texts)
+        self._memo_chars += chars
 
     def dirty(self, text: str) -> bool:
         """Necessary condition for any change: a literal, a sensitive ``key=``, a surrogate."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 A36 = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 HEX32 = "0123456789abcdef" * 2
@@ -119,3 +120,21 @@ NEGATIVES = [
     "auth_method: oauth", "token_type=bearer", "spin=3", "See section 4: Security.",
     "https://hooks.slack.com/ docs", "sq0 and hvs. and PMAK- alone", "dear reader: hello",
 ]  # fmt: skip
+
+
+def container_ids(obj: Any) -> set[int]:
+    """Ids of every dict, list, tuple and set inside `obj` (acyclic)."""
+    if isinstance(obj, dict):
+        return {id(obj)}.union(*map(container_ids, obj.values()))
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return {id(obj)}.union(*map(container_ids, obj))
+    return set()
+
+
+def json_native(obj: Any) -> bool:
+    """True when `obj` is made only of dict (str keys), list, str, int, float, bool, None."""
+    if type(obj) is dict:
+        return all(type(k) is str and json_native(v) for k, v in obj.items())
+    if type(obj) is list:
+        return all(map(json_native, obj))
+    return obj is None or type(obj) in (str, int, float, bool)

@@ -28,7 +28,8 @@ SENSITIVE = [
     "creditCardNumber", "card_number", "cvv", "cvv2", "otp", "pin", "card_pin", "pin_code",
     "basic_auth", "auth", "db_pass", "aws_secret_access_key", "AWSAccessKeyId", "passphrase",
     "signature", "X-Amz-Signature", "sig", "jwt", "bearer", "social_security_number",
-    "signing-key", "encryption.key", "source_code",
+    "signing-key", "encryption.key", "source_code", "SESSIONid", "pAsSwOrD", "rawspec",
+    "filecontent", "xApIkEy", "CLIENTsecret", "y" * 5000 + "_token",
 ]  # fmt: skip
 NOT_SENSITIVE = [
     "author", "authors", "tokenizer_name", "tokenizer", "description", "user_id", "project_name",

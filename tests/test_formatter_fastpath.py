@@ -41,9 +41,9 @@ def records() -> Iterator[tuple[logging.Logger, Capture]]:
     logger.removeHandler(capture)
 
 
-def full_pipeline() -> RedactingJsonFormatter:
+def full_pipeline(**kwargs: Any) -> RedactingJsonFormatter:
     """A formatter forced through python-json-logger's whole pipeline."""
-    formatter = RedactingJsonFormatter()
+    formatter = RedactingJsonFormatter(**kwargs)
     formatter._plain = False
     return formatter
 
@@ -68,17 +68,21 @@ def emit_events(logger: logging.Logger) -> None:
     log_event("export", {"count": 3, "timestamp": "clash"}, logger=logger)
 
 
-def test_fast_path_writes_the_same_line_as_the_full_pipeline(records: Any) -> None:
+@pytest.mark.parametrize("kwargs", [{}, {"prefix": "audit: "}, {"json_backend": "json"}])
+def test_fast_path_writes_the_same_line_as_the_full_pipeline(
+    records: Any, kwargs: dict[str, Any]
+) -> None:
     """For event records the fast path and python-json-logger's pipeline agree byte for byte."""
     logger, capture = records
     emit_events(logger)
-    fast, full = RedactingJsonFormatter(), full_pipeline()
+    fast, full = RedactingJsonFormatter(**kwargs), full_pipeline(**kwargs)
     assert len(capture.records) == 3
     for record in capture.records:
         line = fast.format(record)
         assert line == full.format(record)
         assert SECRET not in line
-        assert list(json.loads(line))[:4] == ["timestamp", "level", "logger", "message"]
+        body = line.removeprefix(kwargs.get("prefix", ""))
+        assert list(json.loads(body))[:4] == ["timestamp", "level", "logger", "message"]
 
 
 def test_event_fields_keep_their_order_after_the_head(records: Any) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from dihya_logging.detectors import Detector
 from dihya_logging.redaction import Redactor, default_redactor
-from tests.helpers_redaction import A36, JWT
+from tests.helpers_redaction import A36, JWT, container_ids, json_native
 
 M = "[REDACTED]"
 GHP = "ghp_" + A36
@@ -40,24 +40,6 @@ def test_record_with_nested_secrets() -> None:
     out = Redactor().redact(rec)
     assert out == {"user_id": "u1", "files": ["a.py", "b.py"], "meta": {"db": {"Password": M}},
                    "headers": [{"X-Api-Key": M}], "error": f"auth failed token={M}"}  # fmt: skip
-
-
-def container_ids(obj: Any) -> set[int]:
-    """Ids of every dict, list, tuple and set inside `obj` (acyclic)."""
-    if isinstance(obj, dict):
-        return {id(obj)}.union(*map(container_ids, obj.values()))
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return {id(obj)}.union(*map(container_ids, obj))
-    return set()
-
-
-def json_native(obj: Any) -> bool:
-    """True when `obj` is made only of dict (str keys), list, str, int, float, bool, None."""
-    if type(obj) is dict:
-        return all(type(k) is str and json_native(v) for k, v in obj.items())
-    if type(obj) is list:
-        return all(map(json_native, obj))
-    return obj is None or type(obj) in (str, int, float, bool)
 
 
 def test_input_is_never_mutated_and_output_is_new() -> None:
@@ -266,6 +248,13 @@ def test_bad_configuration_is_refused(kwargs: dict[str, Any]) -> None:
     """Wrong argument types are a TypeError at construction."""
     with pytest.raises(TypeError):
         Redactor(**kwargs)
+
+
+@pytest.mark.parametrize("literals", [("",), ["x"], (1,)])
+def test_bad_detector_is_refused(literals: Any) -> None:
+    """A Detector with empty or non-string literals is refused when it is built."""
+    with pytest.raises(ValueError, match="literals"):
+        Detector("bad", "x", literals)
 
 
 def test_bad_max_depth_is_refused() -> None:

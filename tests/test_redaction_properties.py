@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dihya_logging.redaction import Redactor
-from tests.test_redaction import container_ids, json_native
+from tests.helpers_redaction import container_ids, json_native
 
 R = Redactor()
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -61,6 +61,29 @@ def test_pairs_keep_keys_schemes_and_neighbours() -> None:
     assert r.redact_text("error: token=abc") == f"error: token={MASK}"
 
 
+def test_auth_and_cookie_pairs_mask_the_whole_header_value() -> None:
+    """Whatever the scheme, the credential of an auth header is masked; known schemes stay."""
+    r = Redactor()
+    assert r.redact_text("Authorization: Custom abc def, next") == f"Authorization: {MASK}, next"
+    assert r.redact_text("Authorization: Token Zq9abc") == f"Authorization: Token {MASK}"
+    assert r.redact_text("X-Auth: sso-key a:b") == f"X-Auth: sso-key {MASK}"
+    assert r.redact_text("set_cookie=sid=1; path=/") == f"set_cookie={MASK}; path=/"
+
+
+def test_very_long_identifier_before_separator_is_still_judged() -> None:
+    """The key of a pair is found however long it is."""
+    out = Redactor().redact_text("x" * 300 + "_password=abc")
+    assert out.endswith(f"_password={MASK}")
+
+
+def test_big_batches_keep_their_short_strings_in_the_memo() -> None:
+    """A batch over 8 KiB still memoises its short strings, not its long ones."""
+    s = scrubber()
+    short, long = [f"file{i}.py" for i in range(2000)], "y" * 5000
+    s.remember([*short, long], sum(map(len, short)) + len(long))
+    assert set(short) <= s.memo and long not in s.memo
+
+
 def test_sensitive_key_before_separator_masks_next_word_even_in_prose() -> None:
     """Documented conservative choice: 'password: <word>' masks the word, whatever it is."""
     assert Redactor().redact_text("password: must be long") == f"password: {MASK} be long"
