@@ -14,6 +14,7 @@ __all__ = [
     "CHAIN_FIELDS",
     "CORE_FIELDS",
     "EVENT_EXPORT",
+    "EVENT_FIELDS",
     "EVENT_GENERATION",
     "EVENT_PURGE",
     "HEAD_FIELDS",
@@ -38,22 +39,22 @@ STATUSES: Final = ("success", "error")
 HEAD_FIELDS: Final = ("timestamp", "level", "logger", "message")
 """Keys every record starts with, in this order."""
 
-CORE_FIELDS: Final = frozenset(
-    {
-        *HEAD_FIELDS,
-        "event",
-        "user_id",
-        "project_name",
-        "stack",
-        "files",
-        "files_count",
-        "files_truncated",
-        "plugins",
-        "template",
-        "status",
-        "error",
-    }
+EVENT_FIELDS: Final = (
+    "event",
+    "user_id",
+    "project_name",
+    "stack",
+    "files",
+    "files_count",
+    "files_truncated",
+    "plugins",
+    "template",
+    "status",
+    "error",
 )
+"""The fields of a generation event, in the order they are written after the head."""
+
+CORE_FIELDS: Final = frozenset((*HEAD_FIELDS, *EVENT_FIELDS))
 """Fields a caller's extra metadata can never override."""
 
 CHAIN_FIELDS: Final = ("seq", "salt", "commit", "link")
@@ -62,7 +63,8 @@ CHAIN_FIELDS: Final = ("seq", "salt", "commit", "link")
 DateLike = Union[str, date, datetime, float, int]
 """What `since`/`until`/`before` accept: ISO 8601 text, a date, a datetime or a Unix time."""
 
-_second_cache: list[object] = [-1, ""]
+_second_text: tuple[int, str] = (-1, "")
+"""The text of the last second formatted: one tuple, replaced whole (safe across threads)."""
 
 
 def format_timestamp(created: float) -> str:
@@ -71,20 +73,19 @@ def format_timestamp(created: float) -> str:
     Agrees with ``datetime.fromtimestamp(created, timezone.utc)`` to the millisecond. The text
     of the current second is cached, so the per-record cost is a little arithmetic and a join.
     """
+    global _second_text
     seconds = int(created)
     micros = round((created - seconds) * 1_000_000)  # the rounding datetime.fromtimestamp uses
     if micros >= 1_000_000:
         seconds += 1
         micros -= 1_000_000
-    millis = micros // 1000
-    cache = _second_cache
-    if cache[0] != seconds:
-        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-        cache[1] = text
-        cache[0] = seconds
+    cached = _second_text
+    if cached[0] == seconds:
+        text = cached[1]
     else:
-        text = cache[1]  # type: ignore[assignment]
-    return f"{text}.{millis:03d}Z"
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _second_text = (seconds, text)
+    return f"{text}.{micros // 1000:03d}Z"
 
 
 def parse_datetime(value: DateLike) -> datetime:

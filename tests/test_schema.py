@@ -67,3 +67,4 @@ def test_parse_timestamp_round_trips_and_tolerates_garbage() -> None:
     ).replace(microsecond=123000)
     assert parse_timestamp("not a timestamp at all") is None
     assert parse_timestamp(None) is None  # type: ignore[arg-type]
+

@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Final, Optional
 
-from ..schema import parse_timestamp
+from ..schema import CHAIN_FIELDS, EVENT_FIELDS, HEAD_FIELDS, parse_timestamp
 from .schema import Row
 
 if TYPE_CHECKING:
@@ -32,21 +32,6 @@ SPILL_ID_FIELD: Final = "pg_record_id"
 """Key under which a spilled line carries its record id (removed before the row is stored)."""
 
 _ESCAPES = re.compile(r"\\u0000|\\u[dD][89a-fA-F]")
-_HEAD: Final = ("timestamp", "level", "logger", "message")
-_CORE_ORDER: Final = (
-    "event",
-    "user_id",
-    "project_name",
-    "stack",
-    "files",
-    "files_count",
-    "files_truncated",
-    "plugins",
-    "template",
-    "status",
-    "error",
-)
-_CHAIN: Final = ("seq", "salt", "commit", "link")
 
 
 def _std_loads(text: str | bytes) -> Any:
@@ -133,13 +118,13 @@ def record_order(record: dict[str, Any]) -> dict[str, Any]:
     order) and the chain fields last — the order of the lines the file sink writes.
     """
     ordered: dict[str, Any] = {}
-    for key in _HEAD + _CORE_ORDER:
+    for key in (*HEAD_FIELDS, *EVENT_FIELDS):
         if key in record:
             ordered[key] = record[key]
     for key, value in record.items():
-        if key not in ordered and key not in _CHAIN:
+        if key not in ordered and key not in CHAIN_FIELDS:
             ordered[key] = value
-    for key in _CHAIN:
+    for key in CHAIN_FIELDS:
         if key in record:
             ordered[key] = record[key]
     return ordered
