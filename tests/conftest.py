@@ -8,8 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from dihya_logging.schema import LOGGER_NAME
+
+# Shared 2-core machines: no per-example deadline (speed is measured in benchmarks/, not here).
+settings.register_profile("dihya", deadline=None)
+settings.load_profile("dihya")
 
 
 @pytest.fixture(autouse=True)
