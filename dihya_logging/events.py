@@ -153,21 +153,30 @@ def _resolve_logger(logger: logging.Logger | str | None) -> logging.Logger:
 
 def _make_record(
     target: logging.Logger, level: int, event: str, clean: dict[str, Any]
-) -> logging.LogRecord:
-    """``target.makeRecord(..., extra=clean)``, with the stdlib's per-key checks done in C."""
-    if type(target).makeRecord is not _STD_MAKE_RECORD or "message" in clean or "asctime" in clean:
-        return target.makeRecord(
-            target.name, level, "(dihya_logging)", 0, event, (), None, extra=clean
+) -> tuple[logging.LogRecord, dict[str, Any]]:
+    """A record carrying ``clean`` as attributes, like ``makeRecord(..., extra=clean)``.
+
+    A key that would overwrite an attribute of the record (one a custom record factory added,
+    say) is kept as ``extra_<key>`` instead of raising the stdlib's KeyError.
+    """
+    if type(target).makeRecord is _STD_MAKE_RECORD:
+        record = logging.getLogRecordFactory()(
+            target.name, level, "(dihya_logging)", 0, event, (), None, None, None
         )
-    record = logging.getLogRecordFactory()(
-        target.name, level, "(dihya_logging)", 0, event, (), None, None, None
-    )
+    else:
+        record = target.makeRecord(target.name, level, "(dihya_logging)", 0, event, (), None)
     attributes = record.__dict__
-    if attributes.keys().isdisjoint(clean):
-        attributes.update(clean)
-        return record
-    clash = next(key for key in clean if key in attributes)
-    raise KeyError(f"Attempt to overwrite {clash!r} in LogRecord")
+    if not attributes.keys().isdisjoint(clean) or "message" in clean or "asctime" in clean:
+        renamed: dict[str, Any] = {}
+        for key, value in clean.items():
+            if key in attributes or key in ("message", "asctime"):
+                key = free_key(renamed, key)
+                while key in attributes:
+                    key = free_key(renamed, key)
+            renamed[key] = value
+        clean = renamed
+    attributes.update(clean)
+    return record, clean
 
 
 def log_event(
@@ -198,7 +207,7 @@ def log_event(
     clean: dict[str, Any] = default_redactor().redact(payload)
     if type(clean) is not dict:  # the redactor's placeholder (e.g. call stack exhausted)
         clean = {"event": event, "redaction_error": str(clean)[:MAX_TEXT_LENGTH]}
-    record = _make_record(target, level, event, clean)
+    record, clean = _make_record(target, level, event, clean)
     setattr(record, CLEAN_FIELDS_ATTR, tuple(clean))  # ordered, picklable
     if target.isEnabledFor(level):
         target.handle(record)

@@ -180,3 +180,25 @@ def test_default_logger_is_dihya_generation() -> None:
     target.setLevel(logging.INFO)
     log_generation_event("u1", {}, [])
     assert [r.name for r in capture.records] == ["dihya.generation"]
+
+
+def test_extra_clashing_with_a_custom_record_factory_attribute_is_kept_not_raised(
+    sink: Any,
+) -> None:
+    """A key a custom LogRecord factory already set moves to extra_<key>; nothing raises."""
+    logger, stream, _ = sink
+    original = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = original(*args, **kwargs)
+        record.request_id = "from-factory"
+        return record
+
+    logging.setLogRecordFactory(factory)
+    try:
+        returned = log_generation_event("u1", {}, [], extra={"request_id": "mine"}, logger=logger)
+    finally:
+        logging.setLogRecordFactory(original)
+    (record,) = written(stream)
+    assert record["request_id"] == "from-factory"
+    assert record["extra_request_id"] == "mine" == returned["extra_request_id"]

@@ -6,8 +6,6 @@ import logging
 from pathlib import PurePosixPath
 from typing import Any
 
-import pytest
-
 from dihya_logging.events import MAX_TEXT_LENGTH, log_event, log_generation_event
 
 
@@ -43,11 +41,12 @@ def test_a_logger_subclass_makerecord_is_still_used() -> None:
     assert record.stack == "api"
 
 
-def test_a_field_clashing_with_a_record_attribute_raises_like_makerecord() -> None:
-    """A field named like a LogRecord attribute is refused with makeRecord's KeyError."""
+def test_a_field_clashing_with_a_record_attribute_is_kept_under_another_name() -> None:
+    """A field named like a LogRecord attribute becomes extra_<name> instead of raising."""
     logger = logging.getLogger("test.events.clash")
-    with pytest.raises(KeyError, match="overwrite 'msg'"):
-        log_event("custom", {"msg": "x"}, logger=logger)
+    returned = log_event("custom", {"msg": "x"}, logger=logger)
+    assert returned["extra_msg"] == "x"
+    assert "msg" not in returned
 
 
 def test_paths_of_every_accepted_kind_become_plain_capped_strings() -> None:
