@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 TEST_PLUGIN := tests/plugins/dihya_test_exporter
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck pytest postgres-setup bench clean
+.PHONY: demo test check lint typecheck pytest postgres-setup test-oldest bench clean
 
 $(STAMP): pyproject.toml setup.cfg
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ typecheck: $(STAMP)
 pytest: $(STAMP) postgres-setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The suite again on the oldest supported Python (3.9), when this machine has one (pyenv).
+OLDEST_PYTHON ?= $(shell ls -1d $$HOME/.pyenv/versions/3.9.*/bin/python 2>/dev/null | tail -n 1)
+VENV_OLDEST ?= .venv-py39
+test-oldest: postgres-setup
+	@if [ -z "$(OLDEST_PYTHON)" ]; then echo "test-oldest: no Python 3.9 here, skipped"; exit 0; fi; \
+	test -x $(VENV_OLDEST)/bin/python || $(OLDEST_PYTHON) -m venv $(VENV_OLDEST); \
+	$(VENV_OLDEST)/bin/python -m pip --disable-pip-version-check -q install -e '.[fast,test,postgres]' -e $(TEST_PLUGIN) && \
+	$(VENV_OLDEST)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
 # Server binaries for the PostgreSQL tests (installs Debian's postgresql when missing).
 postgres-setup:
 	.ci/postgres.sh
@@ -41,4 +50,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV_OLDEST) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

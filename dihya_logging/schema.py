@@ -6,6 +6,7 @@ fields and the timestamp format from here, so the on-disk format is defined in o
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date, datetime, timezone
 from typing import Final, Union
@@ -63,6 +64,9 @@ CHAIN_FIELDS: Final = ("seq", "salt", "commit", "link")
 DateLike = Union[str, date, datetime, float, int]
 """What `since`/`until`/`before` accept: ISO 8601 text, a date, a datetime or a Unix time."""
 
+_FRACTION = re.compile(r"(?<=:\d\d)\.(\d+)")
+"""The fraction of the seconds in ISO text."""
+
 _second_text: tuple[int, str] = (-1, "")
 """The text of the last second formatted: one tuple, replaced whole (safe across threads)."""
 
@@ -106,6 +110,8 @@ def parse_datetime(value: DateLike) -> datetime:
         text = value.strip()
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
+        # Python < 3.11 accepts only 3 or 6 fraction digits: normalise to 6
+        text = _FRACTION.sub(lambda m: "." + (m.group(1) + "00000")[:6], text, count=1)
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:

@@ -68,3 +68,15 @@ def test_parse_timestamp_round_trips_and_tolerates_garbage() -> None:
     assert parse_timestamp("not a timestamp at all") is None
     assert parse_timestamp(None) is None  # type: ignore[arg-type]
 
+
+@pytest.mark.parametrize(
+    ("text", "micros"),
+    [
+        ("2026-01-02T00:00:01.0015Z", 1500),
+        ("2026-01-02T00:00:01.5Z", 500_000),
+        ("2026-01-02T00:00:01.1234567Z", 123_456),
+    ],
+)
+def test_parse_datetime_accepts_any_number_of_fraction_digits(text: str, micros: int) -> None:
+    """1 to 7+ fraction digits parse on every supported Python (3.9 accepts only 3 or 6)."""
+    assert parse_datetime(text).microsecond == micros
