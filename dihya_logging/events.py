@@ -15,15 +15,17 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, cast
 
-from .formatter import CLEAN_FIELDS_ATTR, free_key
+from .formatter import CLEAN_FIELDS_ATTR
 from .redaction import default_redactor
 from .schema import (
     CHAIN_FIELDS,
     CORE_FIELDS,
     EVENT_GENERATION,
     LOGGER_NAME,
+    RECORD_ATTRIBUTES,
     STATUSES,
     format_timestamp,
+    free_key,
 )
 
 __all__ = [
@@ -47,10 +49,7 @@ MAX_TEXT_LENGTH: Final = 500
 """Cap on each metadata string (user id, project name, stack, template, plugin, path)."""
 
 _RESERVED: Final = frozenset(
-    {*logging.makeLogRecord({}).__dict__, "message", "asctime", "taskName"}
-    | CORE_FIELDS
-    | frozenset(CHAIN_FIELDS)
-    | {"tombstone"}
+    RECORD_ATTRIBUTES | CORE_FIELDS | frozenset(CHAIN_FIELDS) | {"tombstone"}
 )
 """Keys ``extra`` may not use as such: LogRecord attributes, core and chain fields."""
 

@@ -36,11 +36,9 @@ from .reading import (
     open_log_file,
     tail_file_records,
 )
-from .schema import LOGGER_NAME
+from .schema import LOGGER_NAME, safe_extra
 
 __all__ = ["FileStore", "fsync_directory"]
-
-_RESERVED = frozenset({*logging.makeLogRecord({}).__dict__, "message", "asctime", "taskName"})
 
 
 def fsync_directory(directory: Path) -> None:
@@ -222,7 +220,7 @@ class FileStore:
         temporary `GenerationLogHandler`. Never call it while holding the log set's lock.
         """
         event = str(fields.get("event") or "audit")
-        extra = {(key + "_" if key in _RESERVED else key): value for key, value in fields.items()}
+        extra = safe_extra(fields)
         logger = logging.getLogger(LOGGER_NAME)
         for handler in logger.handlers:
             target = getattr(handler, "log_path", None)

@@ -25,7 +25,7 @@ from typing import Any, Final, Literal, Union
 from pythonjsonlogger.core import RESERVED_ATTRS, BaseJsonFormatter
 
 from .redaction import Redactor, default_redactor
-from .schema import HEAD_FIELDS, format_timestamp
+from .schema import HEAD_FIELDS, format_timestamp, free_key
 
 try:  # optional fast path
     import orjson as _orjson
@@ -281,11 +281,3 @@ class RedactingJsonFormatter(BaseJsonFormatter):
 def _plain(names: _Names) -> bool:
     """Whether no name is a head field or private (python-json-logger skips ``_`` names)."""
     return _HEAD.isdisjoint(names) and not any(name.startswith("_") for name in names)
-
-
-def free_key(taken: Mapping[str, Any], key: str) -> str:
-    """``extra_<key>`` (or ``extra_extra_<key>`` …): the first name not already taken."""
-    candidate = f"extra_{key}"
-    while candidate in taken:
-        candidate = f"extra_{candidate}"
-    return candidate

@@ -6,10 +6,12 @@ fields and the timestamp format from here, so the on-disk format is defined in o
 
 from __future__ import annotations
 
+import logging
 import re
 import time
+from collections.abc import Container, Mapping
 from datetime import date, datetime, timezone
-from typing import Final, Union
+from typing import Any, Final, Union
 
 __all__ = [
     "CHAIN_FIELDS",
@@ -20,11 +22,14 @@ __all__ = [
     "EVENT_PURGE",
     "HEAD_FIELDS",
     "LOGGER_NAME",
+    "RECORD_ATTRIBUTES",
     "STATUSES",
     "DateLike",
     "format_timestamp",
+    "free_key",
     "parse_datetime",
     "parse_timestamp",
+    "safe_extra",
 ]
 
 LOGGER_NAME: Final = "dihya.generation"
@@ -61,6 +66,11 @@ CORE_FIELDS: Final = frozenset((*HEAD_FIELDS, *EVENT_FIELDS))
 CHAIN_FIELDS: Final = ("seq", "salt", "commit", "link")
 """Fields added to every record by the tamper-evidence chain (see `integrity`)."""
 
+RECORD_ATTRIBUTES: Final = frozenset(
+    {*logging.makeLogRecord({}).__dict__, "message", "asctime", "taskName"}
+)
+"""Names a `logging.LogRecord` already uses: extra fields may not take them."""
+
 DateLike = Union[str, date, datetime, float, int]
 """What `since`/`until`/`before` accept: ISO 8601 text, a date, a datetime or a Unix time."""
 
@@ -90,6 +100,27 @@ def format_timestamp(created: float) -> str:
         text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
         _second_text = (seconds, text)
     return f"{text}.{micros // 1000:03d}Z"
+
+
+def free_key(taken: Container[str], key: str) -> str:
+    """``extra_<key>`` (or ``extra_extra_<key>`` …): the first name not in ``taken``."""
+    candidate = f"extra_{key}"
+    while candidate in taken:
+        candidate = f"extra_{candidate}"
+    return candidate
+
+
+def safe_extra(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` usable as ``extra=``: a name a LogRecord already has becomes ``extra_<name>``.
+
+    Nothing is dropped and ``makeRecord`` never raises on a clash.
+    """
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key in RECORD_ATTRIBUTES or key in out:
+            key = free_key(out.keys() | RECORD_ATTRIBUTES, key)
+        out[key] = value
+    return out
 
 
 def parse_datetime(value: DateLike) -> datetime:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dihya_logging.schema import format_timestamp, parse_datetime, parse_timestamp
+from dihya_logging.schema import format_timestamp, parse_datetime, parse_timestamp, safe_extra
 
 
 @given(st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False))
@@ -80,3 +81,18 @@ def test_parse_timestamp_round_trips_and_tolerates_garbage() -> None:
 def test_parse_datetime_accepts_any_number_of_fraction_digits(text: str, micros: int) -> None:
     """1 to 7+ fraction digits parse on every supported Python (3.9 accepts only 3 or 6)."""
     assert parse_datetime(text).microsecond == micros
+
+
+def test_safe_extra_renames_record_attributes_and_keeps_every_value() -> None:
+    """Keys a LogRecord already has become extra_<key>; others pass through; none is lost."""
+    fields = {"name": "n", "args": [1], "extra_name": "mine", "actor": "dpo"}
+    safe = safe_extra(fields)
+    assert safe == {
+        "extra_name": "n",
+        "extra_args": [1],
+        "extra_extra_name": "mine",
+        "actor": "dpo",
+    }
+    record = logging.getLogger("t").makeRecord("t", logging.INFO, "f", 1, "m", (), None, extra=safe)
+    assert record.name == "t"
+    assert record.extra_extra_name == "mine"

@@ -20,7 +20,7 @@ from psycopg import sql
 
 from ..backend import PurgeOutcome
 from ..purge import scrub
-from ..schema import LOGGER_NAME
+from ..schema import LOGGER_NAME, safe_extra
 from .rows import prepare_row
 from .schema import table_sql
 
@@ -29,15 +29,12 @@ __all__ = ["audit_line", "purge_rows"]
 _NOT_PURGE = sql.SQL("event IS DISTINCT FROM 'purge'")
 
 
-_RESERVED = frozenset({*logging.makeLogRecord({}).__dict__, "message", "asctime", "taskName"})
-
-
 def audit_line(fields: dict[str, Any]) -> str:
     """One audit record, formatted exactly as the file store writes it."""
     from ..formatter import RedactingJsonFormatter
 
     event = str(fields.get("event") or "audit")
-    extra = {(key + "_" if key in _RESERVED else key): value for key, value in fields.items()}
+    extra = safe_extra(fields)
     record = logging.getLogger(LOGGER_NAME).makeRecord(
         LOGGER_NAME, logging.INFO, "", 0, event, (), None, extra=extra
     )
