@@ -17,6 +17,7 @@ from os import SEEK_END, lseek, pread
 from time import time as _now
 from typing import TYPE_CHECKING, Any, Final, Optional, Union, cast
 
+from .batching import BatchAppender
 from .livefile import LiveFile
 from .logset import DEFAULT_FILE_MODE, LogSet, PathLike, bump_generation
 from .rotation import Rotator, TimeSchedule
@@ -48,7 +49,7 @@ def _fsync_settings(policy: FsyncPolicy) -> tuple[int, bool]:
     return (1 if policy == "always" else 0), policy != "never"
 
 
-class GenerationLogHandler(logging.Handler):
+class GenerationLogHandler(BatchAppender):
     """A drop-in for `RotatingFileHandler` that is safe across processes, private and durable.
 
     Accepts ``RotatingFileHandler``'s arguments (``filename, mode, maxBytes, backupCount,
@@ -185,6 +186,10 @@ class GenerationLogHandler(logging.Handler):
         except Exception:
             self.handleError(record)
             return
+        self._append(record, data)
+
+    def _append(self, record: logging.LogRecord, data: bytes) -> None:
+        """Append one encoded line under the locks; a failure goes to `handleError`."""
         live = self._live
         with self._thread_lock:
             try:

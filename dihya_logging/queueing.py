@@ -5,9 +5,13 @@ Floor 3. `AuditQueueHandler` is a `logging.handlers.QueueHandler` that owns its
 target handler (a `GenerationLogHandler`) formats and writes in the listener's thread. Unlike
 the stdlib's, `prepare` keeps the exception and stack text as separate fields, and the queue is
 bounded without ever dropping an audit record silently: by default a full queue makes the
-caller wait (back-pressure); with ``timeout`` the caller waits at most that long, the dropped
-records are counted and a warning record saying how many is written as soon as there is room.
-Closing it (``logging.shutdown()`` does, at exit) drains the queue, then closes the target.
+caller wait (back-pressure) until the writer has emptied half of it; with ``timeout`` the
+caller waits at most that long, the dropped records are counted and a warning record saying
+how many is written as soon as there is room. The queue is a `BoundedQueue` (a lock and an
+append per record) and the writer takes every queued record at once and hands them to the
+target's ``handle_batch`` (one ``flock`` and usually one ``write`` per batch), so the threads
+hand over per batch, not per record. Closing it (``logging.shutdown()`` does, at exit) drains
+the queue, then closes the target.
 
 ``configure(queue=True)`` uses `make_queue_handler`. With ``logging.config.dictConfig``::
 
@@ -40,9 +44,13 @@ import weakref
 from collections.abc import Mapping
 from logging.handlers import QueueHandler, QueueListener
 from pathlib import Path
-from typing import Any, Final, Optional
+from threading import get_ident
+from typing import Any, Final, Optional, cast
+
+from .boundedqueue import BoundedQueue
 
 __all__ = [
+    "BATCH_LIMIT",
     "DEFAULT_MAXSIZE",
     "AuditQueueHandler",
     "AuditQueueListener",
@@ -52,6 +60,9 @@ __all__ = [
 
 DEFAULT_MAXSIZE: Final = 10_000
 """Records the queue holds before callers wait: a few MB at most."""
+
+BATCH_LIMIT: Final = 512
+"""Records the writer takes at once (they still count in the queue's bound)."""
 
 _TRACEBACKS = logging.Formatter()  # renders exc_info exactly as logging does by default
 _queue_handlers: weakref.WeakSet[AuditQueueHandler] = weakref.WeakSet()
@@ -75,31 +86,59 @@ def _copy_record(record: logging.LogRecord) -> logging.LogRecord:
 
 
 class AuditQueueListener(QueueListener):
-    """A `QueueListener` whose stop never fails on a full queue and whose thread never dies."""
+    """A `QueueListener` that writes in batches, whose stop never fails on a full queue and
+    whose thread never dies."""
 
-    def __init__(self, bounded: queue.Queue[Any], target: logging.Handler) -> None:
-        super().__init__(bounded, target, respect_handler_level=True)
+    def __init__(self, bounded: BoundedQueue, target: logging.Handler) -> None:
+        super().__init__(cast(Any, bounded), target, respect_handler_level=True)
         self.bounded = bounded
+        self.ident: Optional[int] = None  # the writer thread's id while it runs
+        self.finished = False
 
     def enqueue_sentinel(self) -> None:
         """Wait for room instead of raising `queue.Full` (the listener is draining)."""
         self.bounded.put(getattr(self, "_sentinel", None))
 
     def _monitor(self) -> None:
-        """The writer loop: wake up once, then write every queued record without waiting
-        (no ``task_done`` bookkeeping: nobody joins this queue); stop at the sentinel."""
-        bounded, handle = self.bounded, self.handle
+        """The writer loop: take every queued record (up to `BATCH_LIMIT`) at each wake-up
+        and hand them on, as one batch when the target has ``handle_batch``; stop after the
+        batch holding the sentinel (records queued after it are written too)."""
+        self.ident = get_ident()
+        bounded = self.bounded
         sentinel = getattr(self, "_sentinel", None)
-        while True:
-            record = bounded.get()
-            while record is not sentinel:
-                handle(record)
-                try:
-                    record = bounded.get_nowait()
-                except queue.Empty:
-                    break
-            else:
-                return
+        target = self.handlers[0] if len(self.handlers) == 1 else None
+        batched = getattr(target, "handle_batch", None)
+        limit = BATCH_LIMIT if batched is not None else 1
+        try:
+            while True:
+                batch = bounded.take(limit)
+                stop = sentinel in batch
+                if stop:
+                    batch = [record for record in batch if record is not sentinel]
+                if batched is not None:
+                    self.handle_batch(batched, batch)
+                else:
+                    for record in batch:
+                        self.handle(record)
+                if stop:
+                    return
+        finally:
+            self.ident = None  # a later thread may reuse the id
+            self.finished = True
+            bounded.done()
+
+    def handle_batch(self, batched: Any, records: list[logging.LogRecord]) -> None:
+        """Hand several records to the (single) target at once, honouring its level."""
+        target = self.handlers[0]
+        level = target.level
+        if level:
+            records = [record for record in records if record.levelno >= level]
+        if not records:
+            return
+        try:
+            batched(records)
+        except Exception:
+            target.handleError(records[0])
 
     def handle(self, record: logging.LogRecord) -> None:
         """Hand the record on; a handler that raises must not kill the writer thread."""
@@ -113,15 +152,17 @@ class AuditQueueListener(QueueListener):
     def running(self) -> bool:
         """Whether the writer thread is alive."""
         thread: Optional[threading.Thread] = getattr(self, "_thread", None)
-        return thread is not None and thread.is_alive()
+        return thread is not None and thread.is_alive() and not self.finished
 
 
 class AuditQueueHandler(QueueHandler):
     """Queue records for ``target`` (written by a background thread); never drops silently.
 
-    ``maxsize`` bounds the queue. ``timeout=None`` (default) makes callers wait for room when
-    it is full; a number makes them wait at most that long, then the record is dropped,
-    counted in ``dropped``, and a warning record with ``dropped_records`` follows.
+    ``maxsize`` bounds the queue (records being written included). ``timeout=None`` (default)
+    makes callers wait when it is full, until the writer has emptied half of it (one long wait
+    rather than a thread hand-off per record); a number makes them wait at most that long,
+    then the record is dropped, counted in ``dropped``, and a warning record with
+    ``dropped_records`` follows.
     """
 
     def __init__(
@@ -135,8 +176,8 @@ class AuditQueueHandler(QueueHandler):
             raise ValueError(f"maxsize must be a positive integer, got {maxsize!r}")
         if timeout is not None and timeout < 0:
             raise ValueError(f"timeout must be None or >= 0, got {timeout!r}")
-        self.bounded: queue.Queue[Any] = queue.Queue(maxsize)
-        super().__init__(self.bounded)
+        self.bounded = BoundedQueue(maxsize)
+        super().__init__(cast(Any, self.bounded))
         self.target_handler = target
         self.maxsize = maxsize
         self.timeout = timeout
@@ -166,20 +207,27 @@ class AuditQueueHandler(QueueHandler):
     def handle(self, record: logging.LogRecord) -> bool:
         """Filter and queue without holding the handler lock: a caller waiting for room must
         not block the writer thread if it logs too (the queue is thread-safe by itself)."""
-        verdict: object = self.filter(record)
+        verdict: object = self.filter(record) if self.filters else True
         if isinstance(verdict, logging.LogRecord):  # Python 3.12+: a filter may replace it
             record = verdict
         if verdict:
-            self.emit(record)
+            try:
+                self.enqueue(self.prepare(record))
+            except Exception:
+                self.handleError(record)
         return verdict  # type: ignore[return-value]
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        """A copy safe to hand to another thread: message rendered now, exception and stack
+        """A record safe to hand to another thread: message rendered now, exception and stack
         kept as text in ``exc_text``/``stack_info`` (not folded into the message), extras kept.
 
-        Mapping arguments are redacted before they are interpolated when the target's
-        formatter has a redactor (as `RedactingJsonFormatter` would do itself).
+        A record that needs no change (a plain ``str`` message, no arguments, no ``exc_info``)
+        is queued as it is; any other is copied (shallowly), so the caller's record stays
+        untouched. Mapping arguments are redacted before they are interpolated when the
+        target's formatter has a redactor (as `RedactingJsonFormatter` would do itself).
         """
+        if type(record.msg) is str and not record.args and not record.exc_info:
+            return record
         prepared = _copy_record(record)
         if isinstance(record.msg, Mapping):
             prepared.msg = dict(record.msg)
@@ -206,26 +254,27 @@ class AuditQueueHandler(QueueHandler):
     def enqueue(self, record: logging.LogRecord) -> None:
         """Put the record, waiting for room; write it directly if no writer thread runs."""
         listener = self.listener
-        if threading.current_thread() is getattr(listener, "_thread", None):
+        if get_ident() == listener.ident:
             self._put(record, block=False)  # logged by the writer itself: never wait on us
             return
         with self._gate:  # `close` cannot stop the writer between our check and our put
-            if self._restart and not self._closed:  # first record in a forked child
-                self._restart = False
-                listener.start()
-            if self._closed or not listener.running:
-                self.target_handler.handle(record)  # after close / at exit: stay lossless
-                return
+            if self._restart or self._closed or listener.finished:
+                if self._restart and not self._closed:  # first record in a forked child
+                    self._restart = False
+                    listener.start()
+                elif self._closed or not listener.running:
+                    self.target_handler.handle(record)  # after close / at exit: stay lossless
+                    return
             if self._unreported:
                 self._report_drops(block=False)
-            self._put(record, block=True)
+            if self.timeout is None:
+                self.bounded.put(record)
+            else:
+                self._put(record, block=True)
 
     def _put(self, record: logging.LogRecord, *, block: bool) -> None:
         try:
-            if block and self.timeout is None:
-                self.bounded.put(record)
-            else:
-                self.bounded.put(record, block, self.timeout)
+            self.bounded.put(record, block, self.timeout)
         except queue.Full:
             with self._drop_lock:
                 self.dropped += 1
@@ -279,7 +328,8 @@ class AuditQueueHandler(QueueHandler):
         """In a forked child: the parent's thread is gone; start over with an empty queue."""
         self._drop_lock = threading.Lock()
         self._gate = threading.Lock()
-        self.bounded = self.queue = queue.Queue(self.maxsize)
+        self.bounded = BoundedQueue(self.maxsize)
+        self.queue = cast(Any, self.bounded)
         self.listener = AuditQueueListener(self.bounded, self.target_handler)
         self._restart = True  # started by the child's first record, not inside the fork hook
 
