@@ -1,9 +1,10 @@
 """The privacy engine: a redacted, JSON-native copy of anything, fast enough for every log call.
 
 Floor 1 (standard library only, no I/O). Rules live in `detectors`, text scrubbing in `scrubber`;
-this module walks structures. Speed: exact-type dispatch with leaves handled inline, cached key
-decisions, a memo of strings already known clean, and one batched check of all the new strings
-of a call (joined) at the end; only when that check trips is each string scrubbed.
+this module walks structures. Speed: a walk built once per instance as closures (caches bound,
+no per-container setup), exact-type dispatch with leaves and lists of strings handled inline,
+cached key decisions, a memo of strings already known clean, and one batched check of all the
+new strings of a call at the end; only when that check trips is each string scrubbed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import functools
 import hashlib
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time
 from enum import Enum
 from types import FrameType
@@ -26,7 +27,7 @@ __all__ = ["DEFAULT_PATTERNS", "DEFAULT_SENSITIVE_KEYS", "Detector", "Redactor",
 
 PatternLike = Union[str, "re.Pattern[str]", Detector]
 
-_STR_ONLY = frozenset({str})
+_Add = Callable[[str], None]  # appends a string to the batch still to be checked
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1  # orjson's range: bigger ints become text
 
 
@@ -88,8 +89,8 @@ class Redactor:
     """
 
     __slots__ = (
-        "_cache_size", "_classifier", "_kcache", "_mask", "_max_depth", "_names", "_scache",
-        "_text",
+        "_cache_size", "_classifier", "_kcache", "_mask", "_max_depth", "_names", "_pairs",
+        "_scache", "_seq", "_text", "_walk",
     )  # fmt: skip
 
     def __init__(
@@ -124,6 +125,7 @@ class Redactor:
         self._scache: dict[Any, str] = {}  # sensitive key -> output key
         self._names: dict[str, bool] = {}  # key text -> sensitive?
         self._text = TextScrubber(detectors, plain, mask, self.is_sensitive_key, cache_size)
+        self._walk, self._pairs, self._seq = _walkers(self)
 
     @property
     def mask(self) -> str:
@@ -170,31 +172,28 @@ class Redactor:
     def redact(self, obj: Any) -> Any:
         """Return a new, JSON-native, redacted copy of `obj` (never mutates it, never raises)."""
         try:
-            return self._redact(obj)
+            fresh: list[str] = []  # strings not yet known clean, checked together at the end
+            try:
+                if type(obj) is dict:  # the usual case first, without the generic dispatch
+                    out = self._pairs(obj.items(), obj, 0, fresh.append, None)
+                elif type(obj) is str:
+                    return self.redact_text(obj)
+                else:
+                    out = self._walk(obj, 0, fresh.append, None)
+            except (_Retry, RecursionError):
+                fresh = []
+                limit = min(self._max_depth, (_stack_headroom() - 60) // 3)
+                if limit < 1:
+                    return "<unredactable: call stack exhausted>"
+                try:
+                    out = self._walk(obj, 0, fresh.append, _Track(limit))
+                except RecursionError:
+                    return "<unredactable: call stack exhausted>"
+            if fresh and not self._text.vet(fresh):
+                return self._fixup(out)
+            return out
         except Exception as exc:  # hostile object (a key whose __eq__ raises), stack exhausted
             return f"<unredactable: {type(exc).__name__}>"
-
-    def _redact(self, obj: Any) -> Any:
-        if type(obj) is str:
-            return self.redact_text(obj)
-        fresh: list[str] = []  # strings not yet known clean, checked together at the end
-        try:
-            out = self._walk(obj, 0, fresh, None)
-        except (_Retry, RecursionError):
-            fresh = []
-            limit = min(self._max_depth, (_stack_headroom() - 60) // 3)
-            if limit < 1:
-                return "<unredactable: call stack exhausted>"
-            try:
-                out = self._walk(obj, 0, fresh, _Track(limit))
-            except RecursionError:
-                return "<unredactable: call stack exhausted>"
-        if fresh:
-            joined = "\n".join(fresh)
-            if self._text.dirty(joined):
-                return self._fixup(out)
-            self._text.remember(fresh, len(joined))
-        return out
 
     def _fixup(self, out: Any) -> Any:
         """Scrub, in place, the strings of a copy built by `_walk` (a tree of dicts/lists)."""
@@ -214,24 +213,6 @@ class Redactor:
                     stack.append(v)
         return out
 
-    def _walk(self, x: Any, depth: int, fresh: list[str], track: _Track | None) -> Any:
-        t = type(x)
-        if t is dict:
-            return self._pairs(x.items(), x, depth, fresh, track)
-        if t is list or t is tuple:
-            return self._items(x, x, depth, fresh, track)
-        if t is str:
-            if x not in self._text.memo:
-                fresh.append(x)
-            return x
-        if t is int:
-            return x if _I64_MIN <= x <= _I64_MAX else str(x)
-        if x is None or t is bool:
-            return x
-        if t is float:
-            return x if x - x == 0.0 else "NaN" if x != x else "Infinity" if x > 0 else "-Infinity"
-        return self._other(x, depth, fresh, track)
-
     def _enter(self, owner: object, depth: int, track: _Track) -> str | None:
         """None to go on; else the placeholder for a cycle or for too deep a container."""
         if id(owner) in track.active:
@@ -241,110 +222,31 @@ class Redactor:
         track.active.add(id(owner))
         return None
 
-    def _pairs(
-        self, items: Any, owner: object, depth: int, fresh: list[str], track: _Track | None
-    ) -> Any:
-        if track is None:
-            if depth >= self._max_depth:
-                raise _Retry
-        else:
-            stop = self._enter(owner, depth, track)
-            if stop is not None:
-                return stop
-        out: dict[str, Any] = {}
-        late: list[tuple[str, Any]] | None = None
-        kget, sget, mask, memo = self._kcache.get, self._scache.get, self._mask, self._text.memo
-        walk, pairs, seq, append = self._walk, self._pairs, self._items, fresh.append
-        depth += 1
-        for k, v in items:
-            nk = kget(k)
-            if nk is None:
-                sk = sget(k)
-                if sk is not None:
-                    out[sk] = mask
-                    continue
-                nk, sensitive, moved = self._key_miss(k)
-                if moved:
-                    late = late if late is not None else []
-                    late.append((nk, mask if sensitive else walk(v, depth, fresh, track)))
-                    continue
-                if sensitive:
-                    out[nk] = mask
-                    continue
-            t = type(v)
-            if t is str:
-                if v not in memo:
-                    append(v)
-                out[nk] = v
-            elif t is dict:
-                out[nk] = pairs(v.items(), v, depth, fresh, track)
-            elif t is list:
-                out[nk] = seq(v, v, depth, fresh, track)
-            elif v is None or t is bool or (t is int and _I64_MIN <= v <= _I64_MAX):
-                out[nk] = v
-            else:
-                out[nk] = walk(v, depth, fresh, track)
-        if late:
-            for nk, val in late:
-                out[_unique(nk, out)] = val
-        if track is not None:
-            track.active.discard(id(owner))
-        return out
-
-    def _items(
-        self, values: Any, owner: object, depth: int, fresh: list[str], track: _Track | None
-    ) -> Any:
-        if track is None:
-            if depth >= self._max_depth:
-                raise _Retry
-        else:
-            stop = self._enter(owner, depth, track)
-            if stop is not None:
-                return stop
-        if len(values) > 6 and set(map(type, values)) == _STR_ONLY:
-            if not self._text.memo.issuperset(values):
-                fresh.extend(values)
-            out = list(values)
-        else:
-            out = []
-            add, append, walk, memo = out.append, fresh.append, self._walk, self._text.memo
-            depth += 1
-            for v in values:
-                if type(v) is str:
-                    if v not in memo:
-                        append(v)
-                    add(v)
-                else:
-                    add(walk(v, depth, fresh, track))
-        if track is not None:
-            track.active.discard(id(owner))
-        return out
-
-    def _other(self, x: Any, depth: int, fresh: list[str], track: _Track | None) -> Any:
+    def _other(self, x: Any, depth: int, add: _Add, track: _Track | None) -> Any:
         """Everything that is not an exact JSON type: convert, walk, or stringify then scrub."""
         try:
             if isinstance(x, Enum):
-                return self._walk(x.value, depth, fresh, track)
+                return self._walk(x.value, depth, add, track)
             if isinstance(x, str):
-                return self._walk(str.__str__(x), depth, fresh, track)
+                return self._walk(str.__str__(x), depth, add, track)
             if isinstance(x, int):
-                return self._walk(int(x), depth, fresh, track)
+                return self._walk(int(x), depth, add, track)
             if isinstance(x, float):
-                return self._walk(float(x), depth, fresh, track)
+                return self._walk(float(x), depth, add, track)
             if isinstance(x, (bytes, bytearray, memoryview)):
                 return _digest(x)
             if isinstance(x, (datetime, date, time)):
                 return x.isoformat()
             if isinstance(x, Mapping):
-                return self._pairs(list(x.items()), x, depth, fresh, track)
+                return self._pairs(list(x.items()), x, depth, add, track)
             if isinstance(x, (list, tuple)):
-                return self._items(list(x), x, depth, fresh, track)
+                return self._seq(list(x), x, depth, add, track)
             if isinstance(x, (set, frozenset)):
-                out = self._items(list(x), x, depth, fresh, track)
+                out = self._seq(list(x), x, depth, add, track)
                 return sorted(out, key=lambda v: (_tname(v), repr(v))) if type(out) is list else out
             if dataclasses.is_dataclass(x) and not isinstance(x, type):
                 fields = [(f.name, getattr(x, f.name)) for f in dataclasses.fields(x)]
-                return self._pairs(fields, x, depth, fresh, track)
+                return self._pairs(fields, x, depth, add, track)
         except _Retry:
             raise
         except RecursionError:
@@ -354,8 +256,134 @@ class Redactor:
         except Exception:
             return f"<unprintable {_tname(x)}>"
         text = _text_of(x)
-        fresh.append(text)
+        add(text)
         return text
+
+
+_Walk = Callable[[Any, int, _Add, Optional[_Track]], Any]
+_Pairs = Callable[[Any, object, int, _Add, Optional[_Track]], Any]
+
+
+def _walkers(r: Redactor) -> tuple[_Walk, _Pairs, _Pairs]:
+    """The structure walk of `r` as closures: its caches and memo bound once, not per container.
+
+    The cache objects are only ever cleared in place, so the bound lookups stay valid.
+    """
+    kget, sget, memo, mask = r._kcache.get, r._scache.get, r._text.memo, r._mask
+    limit, key_miss, enter = r._max_depth, r._key_miss, r._enter
+
+    def walk(x: Any, depth: int, add: _Add, track: _Track | None) -> Any:
+        t = type(x)
+        if t is str:
+            if x not in memo:
+                add(x)
+            return x
+        if t is dict:
+            return pairs(x.items(), x, depth, add, track)
+        if t is list or t is tuple:
+            return seq(x, x, depth, add, track)
+        if t is int:
+            return x if _I64_MIN <= x <= _I64_MAX else str(x)
+        if x is None or t is bool:
+            return x
+        if t is float:
+            return x if x - x == 0.0 else "NaN" if x != x else "Infinity" if x > 0 else "-Infinity"
+        return r._other(x, depth, add, track)
+
+    def pairs(items: Any, owner: object, depth: int, add: _Add, track: _Track | None) -> Any:
+        if track is None:
+            if depth >= limit:
+                raise _Retry
+        else:
+            stop = enter(owner, depth, track)
+            if stop is not None:
+                return stop
+        out: dict[str, Any] = {}
+        late: list[tuple[str, Any]] | None = None
+        depth += 1
+        for k, v in items:
+            nk = kget(k)
+            if nk is None:
+                sk = sget(k)
+                if sk is not None:
+                    out[sk] = mask
+                    continue
+                nk, sensitive, moved = key_miss(k)
+                if moved:
+                    late = late if late is not None else []
+                    late.append((nk, mask if sensitive else walk(v, depth, add, track)))
+                    continue
+                if sensitive:
+                    out[nk] = mask
+                    continue
+            t = type(v)
+            if t is str:
+                if v not in memo:
+                    add(v)
+                out[nk] = v
+            elif t is dict:
+                out[nk] = pairs(v.items(), v, depth, add, track)
+            elif t is list:
+                if track is None and depth < limit:  # inline `seq` for a list of strings
+                    copy = list(v)
+                    for e in copy:
+                        if type(e) is not str:
+                            break
+                        if e not in memo:
+                            add(e)
+                    else:
+                        out[nk] = copy
+                        continue
+                out[nk] = seq(v, v, depth, add, track)
+            elif (
+                v is None
+                or t is bool
+                or (t is int and _I64_MIN <= v <= _I64_MAX)
+                or (t is float and v - v == 0.0)  # finite
+            ):
+                out[nk] = v
+            else:
+                out[nk] = walk(v, depth, add, track)
+        if late:
+            for nk, val in late:
+                out[_unique(nk, out)] = val
+        if track is not None:
+            track.active.discard(id(owner))
+        return out
+
+    def seq(values: Any, owner: object, depth: int, add: _Add, track: _Track | None) -> Any:
+        if track is None:
+            if depth >= limit:
+                raise _Retry
+        else:
+            stop = enter(owner, depth, track)
+            if stop is not None:
+                return stop
+        out = list(values)  # a snapshot: what is checked is what is returned
+        for v in out:  # the usual case, only strings: the copy is the result
+            if type(v) is not str:
+                break
+            if v not in memo:
+                add(v)
+        else:
+            if track is not None:
+                track.active.discard(id(owner))
+            return out
+        snapshot, out = out, []
+        keep = out.append
+        depth += 1
+        for v in snapshot:
+            if type(v) is str:
+                if v not in memo:
+                    add(v)  # maybe again (harmless): the first loop stopped part way
+                keep(v)
+            else:
+                keep(walk(v, depth, add, track))
+        if track is not None:
+            track.active.discard(id(owner))
+        return out
+
+    return walk, pairs, seq
 
 
 @functools.cache

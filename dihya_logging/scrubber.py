@@ -95,8 +95,8 @@ class TextScrubber:
     """
 
     __slots__ = (
-        "_detectors", "_is_sensitive", "_mask", "_memo_chars", "_plain", "_size", "_trigger",
-        "memo",
+        "_detectors", "_is_sensitive", "_mask", "_memo_chars", "_plain", "_search", "_size",
+        "_trigger", "memo",
     )  # fmt: skip
 
     def __init__(
@@ -119,6 +119,7 @@ class TextScrubber:
         if any(not d.literals for d in detectors):
             self._plain.append((re.compile("(?!)"), replacer(0, mask)))  # forces per-string scrub
         self._trigger = build_trigger((x, d.ignore_case) for d in detectors for x in d.literals)
+        self._search = self._trigger.search
         self.memo: set[str] = set()
         self._memo_chars = 0
 
@@ -148,15 +149,41 @@ class TextScrubber:
         """Necessary condition for any change: a literal, a sensitive ``key=``, a surrogate."""
         if self._plain:
             return True
-        rev = text[::-1]
-        search = self._trigger.search
-        m = search(rev)
+        m = self._search(text[::-1])
+        if m is not None and self._trips(m):
+            return True
+        return not text.isascii() and _SURROGATE.search(text) is not None
+
+    def vet(self, texts: list[str]) -> bool:
+        """True when no string of the batch can change (they are then memoised as clean).
+
+        `dirty` on the batch joined by newlines, then `remember`, in one call (the hot path).
+        """
+        text = texts[0] if len(texts) == 1 else "\n".join(texts)
+        if self._plain:
+            return False
+        m = self._search(text[::-1])
+        if m is not None and self._trips(m):
+            return False
+        if not text.isascii() and _SURROGATE.search(text) is not None:
+            return False
+        memo, chars = self.memo, len(text)
+        if chars <= 8192 and self._memo_chars + chars <= _MEMO_CHARS and len(memo) <= self._size:
+            memo.update(texts)
+            self._memo_chars += chars
+        else:
+            self.remember(texts, chars)
+        return True
+
+    def _trips(self, m: re.Match[str] | None) -> bool:
+        """Whether a trigger match `m` (or a later one) over reversed text is a real candidate."""
+        search, rev = self._search, m.string if m is not None else ""
         while m is not None:
             g = m.lastindex
             if g is None or self._is_sensitive(m.group(g)[::-1]):
                 return True
             m = search(rev, m.start() + 1)  # +1: a literal may hide inside a clean identifier
-        return not text.isascii() and _SURROGATE.search(text) is not None
+        return False
 
     def _scrub(self, text: str) -> str:
         if not text.isascii():
