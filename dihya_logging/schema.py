@@ -78,6 +78,8 @@ _FRACTION = re.compile(r"(?<=:\d\d)\.(\d+)")
 """The fraction of the seconds in ISO text."""
 
 _second_text: tuple[int, str] = (-1, "")
+_last_stamp: tuple[float, str] = (float("nan"), "")  # NaN: equal to nothing
+"""The last time formatted and its text (one tuple, replaced whole)."""
 """The text of the last second formatted: one tuple, replaced whole (safe across threads)."""
 
 
@@ -87,7 +89,10 @@ def format_timestamp(created: float) -> str:
     Agrees with ``datetime.fromtimestamp(created, timezone.utc)`` to the millisecond. The text
     of the current second is cached, so the per-record cost is a little arithmetic and a join.
     """
-    global _second_text
+    global _second_text, _last_stamp
+    last = _last_stamp
+    if last[0] == created:  # the same record formatted again (event helper, then formatter)
+        return last[1]
     seconds = int(created)
     micros = round((created - seconds) * 1_000_000)  # the rounding datetime.fromtimestamp uses
     if micros >= 1_000_000:
@@ -99,7 +104,9 @@ def format_timestamp(created: float) -> str:
     else:
         text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
         _second_text = (seconds, text)
-    return f"{text}.{micros // 1000:03d}Z"
+    stamp = f"{text}.{micros // 1000:03d}Z"
+    _last_stamp = (created, stamp)
+    return stamp
 
 
 def free_key(taken: Container[str], key: str) -> str:
