@@ -31,8 +31,8 @@ _Line = tuple[logging.LogRecord, bytes]
 class BatchAppender(logging.Handler):
     """Adds `handle_batch` to a file handler that provides the one-record machinery below."""
 
-    encoding: str
-    errors: str
+    wire_encoding: str
+    wire_errors: str
     _live: LiveFile
     _sealer: Optional[Sealer]
     _thread_lock: threading.RLock
@@ -52,7 +52,7 @@ class BatchAppender(logging.Handler):
     def handle_batch(self, records: Sequence[logging.LogRecord]) -> None:
         """Filter, format, then append ``records`` in order under one hold of the locks."""
         formatter = self.formatter or self._default_formatter()
-        encoding, errors, filtered = self.encoding, self.errors, bool(self.filters)
+        encoding, errors, filtered = self.wire_encoding, self.wire_errors, bool(self.filters)
         lines: list[_Line] = []
         for record in records:
             if filtered:
@@ -96,6 +96,8 @@ class BatchAppender(logging.Handler):
             except Exception:
                 done = self._batch_done
                 live.forget()
+                if done >= len(lines):  # all written, then a sync failed: only reportable
+                    self.handleError(lines[-1][0])
         for record, data in lines[done:]:
             self._append(record, data)
 

@@ -9,6 +9,7 @@ Every failure is ONE line on stderr, ``dihya-logs: error: …``, never a traceba
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import signal
@@ -209,12 +210,23 @@ def _quiet_stdout() -> None:
         pass
 
 
+def _tolerant_stdout() -> None:
+    """On a non-UTF-8 stdout (``PYTHONIOENCODING=ascii``), escape what it cannot encode
+    (``\\u2d63``) instead of failing the command on the first non-ASCII project name."""
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if encoding != "utf8" and callable(reconfigure):
+        with contextlib.suppress(ValueError, OSError):  # a detached or closed stream: leave it
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; return the exit status (the console script exits with it)."""
     try:
         args = build_parser().parse_args(argv)
         args.location = _location(args)
         warnings.showwarning = _warn_line
+        _tolerant_stdout()
         status = COMMANDS[args.command](args)
         sys.stdout.flush()
         return status

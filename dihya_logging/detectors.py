@@ -39,7 +39,8 @@ DEFAULT_SENSITIVE_KEYS: Final = (
     "password", "passwd", "pwd", "passphrase", "pass_phrase", "secret", "secrets", "token",
     "api_key", "auth_key", "auth_header", "auth_code", "authorization", "bearer", "jwt",
     "cookie", "cookies", "session", "credential", "credentials", "creds", "otp", "totp",
-    "signature", "sig", "pin_code",
+    "signature", "sig", "pin_code", "passcode", "mfa_code", "recovery_code", "backup_code",
+    "ssh_key", "seed_phrase", "mnemonic",
     # key material
     "private_key", "priv_key", "access_key", "secret_key", "signing_key", "encryption_key",
     "master_key", "account_key", "license_key", "hmac_key", "shared_access_key",

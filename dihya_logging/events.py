@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, cast
 
-from .formatter import CLEAN_FIELDS_ATTR
+from .formatter import CLEAN_FIELDS_ATTR, CleanFields
 from .redaction import default_redactor
 from .schema import (
     CHAIN_FIELDS,
@@ -57,10 +57,18 @@ _RESERVED: Final = frozenset(
 _STD_MAKE_RECORD: Final = logging.Logger.makeRecord
 
 
+def _cap(text: str) -> str:
+    """`text` as a plain str of at most MAX_TEXT_LENGTH characters, redacted BEFORE the cut
+    when it is longer (a cut through a token would leave a fragment no detector recognises)."""
+    if len(text) > MAX_TEXT_LENGTH:
+        text = default_redactor().redact_text(text)
+    return text[:MAX_TEXT_LENGTH]
+
+
 def _text(name: str, value: object, *, required: bool = False) -> str | None:
     """Validate an optional metadata string (clear TypeError/ValueError), capped in length."""
     if type(value) is str and not required:  # the usual case first
-        return value[:MAX_TEXT_LENGTH]
+        return _cap(value)
     if value is None:
         if required:
             raise TypeError(f"{name} is required")
@@ -69,7 +77,7 @@ def _text(name: str, value: object, *, required: bool = False) -> str | None:
         raise TypeError(f"{name} must be a string, got {type(value).__name__}")
     if required and not value.strip():
         raise ValueError(f"{name} must not be empty")
-    return value[:MAX_TEXT_LENGTH]
+    return _cap(value)
 
 
 def _paths(code: object) -> list[str]:
@@ -94,7 +102,7 @@ def _paths(code: object) -> list[str]:
     if total >= 0:
         texts = cast("list[str]", given)
         if total > MAX_TEXT_LENGTH and max(map(len, texts)) > MAX_TEXT_LENGTH:
-            texts = [path[:MAX_TEXT_LENGTH] for path in texts]
+            texts = [_cap(path) for path in texts]
         return texts
     paths: list[str] = []
     append = paths.append
@@ -104,7 +112,7 @@ def _paths(code: object) -> list[str]:
                 item = os.fspath(item)
             if not isinstance(item, str):
                 raise TypeError(f"file paths must be strings, got {type(item).__name__}")
-        append(item[:MAX_TEXT_LENGTH])  # also makes a str subclass a plain str
+        append(_cap(item))  # also makes a str subclass a plain str
     return paths
 
 
@@ -123,8 +131,16 @@ def _plugins(value: object) -> list[str]:
     for plugin in value:  # type: ignore[attr-defined]
         if not isinstance(plugin, str):
             raise TypeError(f"plugin names must be strings, got {type(plugin).__name__}")
-        out.append(plugin[:MAX_TEXT_LENGTH])
+        out.append(_cap(plugin))
     return out
+
+
+def _safe_str(value: object) -> str:
+    """``str(value)``, or a placeholder naming the type when its ``__str__`` raises."""
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
 
 
 def _error_text(error: object) -> str | None:
@@ -132,7 +148,7 @@ def _error_text(error: object) -> str | None:
     if error is None:
         return None
     if isinstance(error, BaseException):
-        detail = str(error)
+        detail = _safe_str(error)
         return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
     if isinstance(error, str):
         return error
@@ -197,7 +213,7 @@ def log_event(
     target = _resolve_logger(logger)
     payload: dict[str, Any] = {"event": event, **fields}
     for key, value in (extra or {}).items():
-        name = key if isinstance(key, str) else str(key)
+        name = key if isinstance(key, str) else _safe_str(key)
         if name in _RESERVED or name.startswith("_") or name in payload:
             name = free_key(payload, name)
             while name in _RESERVED:
@@ -207,7 +223,7 @@ def log_event(
     if type(clean) is not dict:  # the redactor's placeholder (e.g. call stack exhausted)
         clean = {"event": event, "redaction_error": str(clean)[:MAX_TEXT_LENGTH]}
     record, clean = _make_record(target, level, event, clean)
-    setattr(record, CLEAN_FIELDS_ATTR, tuple(clean))  # ordered, picklable
+    setattr(record, CLEAN_FIELDS_ATTR, CleanFields(clean))  # ordered, picklable
     if target.isEnabledFor(level):
         target.handle(record)
     return {

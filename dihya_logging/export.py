@@ -30,6 +30,7 @@ from .backend import LogStore, RecordFilter, is_database_location
 from .exporters import ExportContext, load_exporter, uri_scheme
 from .formats import WRITERS, detect_format, write_csv
 from .logset import LogSet, PathLike, open_private
+from .pseudonym import replace_user_id
 from .schema import EVENT_EXPORT, DateLike
 from .store import audit_actor, open_store, pseudonym_for
 
@@ -307,14 +308,18 @@ def _audit(
 ) -> None:
     """Append the ``export`` audit event: who, how many, which filters, where — no data."""
     scope: dict[str, Any] = flt.describe()
+    who = audit_actor(actor)
     if flt.user_id is not None:
         scope["user_id"] = pseudonym_for(store, flt.user_id)
+        # a destination named after the user (alice.jsonl) must not name them in clear either
+        destination = replace_user_id(destination, flt.user_id, scope["user_id"])
+        who = replace_user_id(who, flt.user_id, scope["user_id"])  # a user exporting their own
     for bound in ("since", "until"):
         if bound in scope:
             scope[bound] = scope[bound].replace("+00:00", "Z")
     fields: dict[str, Any] = {
         "event": EVENT_EXPORT,
-        "actor": audit_actor(actor),
+        "actor": who,
         "count": count,
         "filter": scope,
         "format": format,

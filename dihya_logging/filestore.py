@@ -29,7 +29,7 @@ from .chain import ENV_CHAIN_KEY
 from .chainio import read_state, state_path
 from .logset import LogSet, PathLike, open_private
 from .pseudonym import pseudonymize_user_id
-from .purge import PurgePolicy, rewrite_file
+from .purge import PurgePolicy, PurgeTemp, rewrite_file
 from .reading import (
     ReadStats,
     iter_file_records,
@@ -128,9 +128,10 @@ class FileStore:
     ) -> PurgeOutcome:
         """Remove (or anonymize) the selected records in every file; everything if no filter.
 
-        Each changed file is rewritten to a private temporary file and renamed over the
-        original under the log set's lock; a backup left empty is deleted, an empty live file
-        is replaced by an empty one. Leftover temporary files are removed first.
+        Each changed file is rewritten to a private temporary file — all of them before any
+        is renamed over its original, under the log set's lock; a backup left empty is
+        deleted, an empty live file is replaced by an empty one. Leftover temporary files are
+        removed first.
         """
         if user_id is not None and (not isinstance(user_id, str) or not user_id):
             raise ValueError("user_id must be a non-empty string")
@@ -152,17 +153,25 @@ class FileStore:
             for path in files:  # refuse before changing anything
                 if not stat.S_ISREG(os.lstat(path).st_mode):
                     raise OSError(errno.EINVAL, "not a regular file (refusing to purge)", str(path))
-            for path in files:
-                temp = rewrite_file(path, self.logset, policy, self.stats)
-                if temp is None:
-                    continue
-                if temp.size == 0 and path != self.path:
+            # every file is rewritten before any is replaced: a file that cannot be read (a
+            # damaged .gz) fails the purge with nothing changed, not half of the set purged
+            temps: list[tuple[Path, PurgeTemp]] = []
+            try:
+                for path in files:
+                    temp = rewrite_file(path, self.logset, policy, self.stats)
+                    if temp is not None:
+                        temps.append((path, temp))
+                for path, temp in temps:
+                    if temp.size == 0 and path != self.path:
+                        temp.discard()
+                        path.unlink()
+                        deleted.append(path.name)
+                    else:
+                        temp.commit(path)
+                        rewritten.append(path.name)
+            finally:  # what was not committed is removed (a no-op for committed files)
+                for _, temp in temps:
                     temp.discard()
-                    path.unlink()
-                    deleted.append(path.name)
-                else:
-                    temp.commit(path)
-                    rewritten.append(path.name)
             if rewritten or deleted or stale:
                 fsync_directory(self.logset.directory)
         details: dict[str, Any] = {

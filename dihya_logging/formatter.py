@@ -18,7 +18,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import operator
 from collections.abc import Callable, Collection, Iterable, Mapping
+from itertools import repeat
 from re import Pattern
 from typing import Any, Final, Literal, Union
 
@@ -32,7 +34,13 @@ try:  # optional fast path
 except ImportError:  # pragma: no cover - exercised by the no-orjson subprocess test
     _orjson = None  # type: ignore[assignment]
 
-__all__ = ["CLEAN_FIELDS_ATTR", "JsonBackend", "RedactingJsonFormatter", "orjson_available"]
+__all__ = [
+    "CLEAN_FIELDS_ATTR",
+    "CleanFields",
+    "JsonBackend",
+    "RedactingJsonFormatter",
+    "orjson_available",
+]
 
 JsonBackend = Literal["auto", "orjson", "json"]
 
@@ -40,8 +48,8 @@ CLEAN_FIELDS_ATTR: Final = "_dihya_clean_fields"
 """LogRecord attribute naming extra fields already redacted by the default redactor.
 
 `log_generation_event` redacts its fields once, before building the record, so that no other
-handler ever sees a secret; the formatter then skips them instead of redacting twice. A tuple
-(in output order) or a frozenset of field names.
+handler ever sees a secret; the formatter then skips them instead of redacting twice. Only a
+`CleanFields` is honoured (a tuple of names could be forged through ``extra``).
 """
 
 _HEAD = frozenset(HEAD_FIELDS)
@@ -49,6 +57,66 @@ _DEFAULT_RESERVED = frozenset(RESERVED_ATTRS)
 _Names = Union[tuple[str, ...], frozenset[str]]
 _HOOKS = ("add_fields", "process_log_record", "jsonify_log_record", "serialize_log_record")
 """Pipeline steps a subclass may override; if it does, every record takes the full pipeline."""
+
+
+_UNCHECKED: Final = object()
+
+
+class CleanFields:
+    """Fields `log_event` redacted, in output order, and the very objects it put on the record.
+
+    A field counts as clean only while the record still holds that object, and a list or dict
+    still holds the same items (compared by identity): a filter or handler that replaces or
+    edits it (``record.error = ...``, ``record.files.append(...)``) gets it redacted again. An
+    edit deeper than one level inside a nested container is not seen: the fast path is for
+    the values `log_event` has just built.
+    """
+
+    __slots__ = ("inner", "names", "objects")
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self.names: tuple[str, ...] = tuple(fields)
+        self.objects: tuple[Any, ...] = tuple(fields.values())
+        # (index, live view of the container's items, the items as built)
+        self.inner: tuple[tuple[int, Any, tuple[Any, ...]], ...] = tuple(
+            (index, live, tuple(live))
+            for index, live in (
+                (index, value.values() if type(value) is dict else value)
+                for index, value in enumerate(self.objects)
+                if type(value) is dict or type(value) is list
+            )
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (a multiprocessing queue), identity is gone: the copy trusts nothing."""
+        return (CleanFields, ({},))
+
+    def _same(self, index: int, value: Any) -> bool:
+        """Whether ``value`` is object ``index`` with the same items."""
+        if value is not self.objects[index]:
+            return False
+        for at, live, items in self.inner:
+            if at == index:
+                return len(live) == len(items) and all(map(operator.is_, live, items))
+        return True
+
+    def intact(self, attributes: Mapping[str, Any]) -> bool:
+        """Whether every field is untouched (the common case, checked at C speed)."""
+        found = map(attributes.get, self.names, repeat(_UNCHECKED))
+        if not all(map(operator.is_, found, self.objects)):
+            return False
+        for _, live, items in self.inner:
+            if len(live) != len(items) or not all(map(operator.is_, live, items)):
+                return False
+        return True
+
+    def trusted(self, attributes: Mapping[str, Any]) -> tuple[str, ...]:
+        """The names whose value in `attributes` is still exactly the redacted one."""
+        return tuple(
+            name
+            for index, name in enumerate(self.names)
+            if self._same(index, attributes.get(name, _UNCHECKED))
+        )
 
 
 def orjson_available() -> bool:
@@ -148,11 +216,15 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             return self._fallback(record, exc)
 
     def _format(self, record: logging.LogRecord) -> str:
-        clean = getattr(record, CLEAN_FIELDS_ATTR, None)
-        if not isinstance(clean, (tuple, frozenset)):
-            clean = None
-        elif (
-            self._plain
+        marker = getattr(record, CLEAN_FIELDS_ATTR, None)
+        clean: tuple[str, ...] = ()
+        intact = False
+        if type(marker) is CleanFields:
+            intact = marker.intact(record.__dict__)
+            clean = marker.names if intact else marker.trusted(record.__dict__)
+        if (
+            intact
+            and self._plain
             and not record.args
             and type(record.msg) is str
             and not record.exc_info
@@ -185,7 +257,7 @@ class RedactingJsonFormatter(BaseJsonFormatter):
         log_data: dict[str, Any] = {}
         self.add_fields(log_data, record, message_dict)
         if clean and type(self).process_log_record is RedactingJsonFormatter.process_log_record:
-            log_data = self._redact_pending(log_data, clean)
+            log_data = self._redact_pending(log_data, clean, record)
         else:
             log_data = self.process_log_record(log_data)
         if not isinstance(log_data, dict):  # a redactor placeholder: never write a non-record
@@ -228,6 +300,9 @@ class RedactingJsonFormatter(BaseJsonFormatter):
         log_data["message"] = record.message
         fields: dict[str, Any] = {}
         super().add_fields(fields, record, message_dict)
+        for source, target in self.rename_fields.items():  # a rename must not unmask a secret
+            if target in fields and self.redactor.is_sensitive_key(source):
+                fields[target] = self.redactor.mask
         for key, value in fields.items():
             if key in _HEAD:
                 if value is None or value == log_data[key]:
@@ -239,20 +314,32 @@ class RedactingJsonFormatter(BaseJsonFormatter):
         """Redact every field (keys, nested values, text); values become plain JSON."""
         return self.redactor.redact(log_data)  # type: ignore[no-any-return]
 
-    def _redact_pending(self, log_data: dict[str, Any], clean: Collection[str]) -> dict[str, Any]:
+    def _redact_pending(
+        self, log_data: dict[str, Any], clean: Collection[str], record: logging.LogRecord
+    ) -> dict[str, Any]:
         """Redact only the fields not already redacted upstream by the default redactor.
 
-        ``clean`` is passed along, never stored on the formatter: handlers format outside their
-        lock, and another thread's clean fields must never spare this record's values.
+        A clean field is spared only when its value is the record's own (not one a static field,
+        a default or a dict message put under the same name). ``clean`` is passed along, never
+        stored on the formatter: another thread's clean fields must never spare this record's.
         """
         redactor = self.redactor
         if redactor is not default_redactor():
             return redactor.redact(log_data)  # type: ignore[no-any-return]
-        pending = {k: v for k, v in log_data.items() if k not in clean or k in _HEAD}
+        attributes = record.__dict__
+        kept = [
+            k
+            for k in clean
+            if k not in _HEAD and k in log_data and log_data[k] is attributes.get(k, _UNCHECKED)
+        ]
+        pending = dict(log_data)
+        for key in kept:
+            pending[key] = None  # keeps the field's place in the output order
         out: dict[str, Any] = redactor.redact(pending)
-        for key, value in log_data.items():
-            if key in clean and key not in _HEAD:  # the head fields are the formatter's own
-                out[key] = value
+        if type(out) is dict:
+            for key in kept:
+                if key in out:
+                    out[key] = log_data[key]
         return out
 
     def jsonify_log_record(self, log_data: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ The rotation policy (periods, shifting, pruning) lives in `dihya_logging.rotatio
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import logging
 import os
@@ -25,13 +26,33 @@ from .rotation import Rotator, TimeSchedule
 if TYPE_CHECKING:  # pragma: no cover
     from .integrity import Sealer
 
-__all__ = ["ENV_CHAIN_KEY", "FSYNC_POLICIES", "FsyncPolicy", "GenerationLogHandler"]
+__all__ = ["ENV_CHAIN_KEY", "FSYNC_POLICIES", "JSON_ESCAPE", "FsyncPolicy", "GenerationLogHandler"]
 
 FsyncPolicy = Union[str, int]
 FSYNC_POLICIES: Final = ("never", "rotate", "always")
 ENV_CHAIN_KEY: Final = "DIHYA_CHAIN_KEY"
 
 _sync_data = getattr(os, "fdatasync", os.fsync)
+
+
+def _json_escape(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: characters the encoding lacks become JSON ``\\uXXXX`` escapes, so
+    a line stays valid JSON (``backslashreplace``'s ``\\xe9`` would make readers skip it)."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    escaped = []
+    for char in error.object[error.start : error.end]:
+        code = ord(char)
+        if code > 0xFFFF:  # a surrogate pair, as JSON spells characters beyond the BMP
+            code -= 0x10000
+            escaped.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            escaped.append(f"\\u{code:04x}")
+    return "".join(escaped), error.end
+
+
+JSON_ESCAPE: Final = "dihya-json-escape"
+codecs.register_error(JSON_ESCAPE, _json_escape)
 
 
 def _fsync_settings(policy: FsyncPolicy) -> tuple[int, bool]:
@@ -54,7 +75,9 @@ class GenerationLogHandler(BatchAppender):
 
     Accepts ``RotatingFileHandler``'s arguments (``filename, mode, maxBytes, backupCount,
     encoding, delay, errors``) so swapping the class in a dictConfig or ``logging.ini`` works;
-    creates missing directories. Keyword options:
+    creates missing directories. The log is UTF-8 JSON lines whatever ``encoding`` says: another
+    ASCII-compatible codec gets pure ASCII with JSON ``\\uXXXX`` escapes (valid in both), and
+    one that cannot write a line end as one byte (UTF-16, a BOM) is refused. Keyword options:
 
     * ``when``/``interval``: time rotation like `TimedRotatingFileHandler` (``S``, ``M``, ``H``,
       ``D``, ``midnight``, ``W0``-``W6``), in UTC, aligned to the epoch and agreed by every
@@ -122,8 +145,16 @@ class GenerationLogHandler(BatchAppender):
         self.backupCount = backupCount
         self.delay = delay
         self.encoding = encoding or "utf-8"
-        "".encode(self.encoding)  # an unknown codec fails here, not at the first record
-        self.errors = errors or "backslashreplace"
+        if "{}\n".encode(self.encoding) != b"{}\n":  # an unknown codec fails here too
+            raise ValueError(
+                f"encoding must write ASCII as ASCII (one byte per line end, no BOM) or no "
+                f"reader can split the log into lines; got {encoding!r} (use 'utf-8')"
+            )
+        self.errors = errors or JSON_ESCAPE
+        # any other codec writes ASCII with JSON escapes: valid in it *and* in UTF-8 (readers)
+        utf8 = codecs.lookup(self.encoding).name == "utf-8"
+        self.wire_encoding = "utf-8" if utf8 else "ascii"
+        self.wire_errors = self.errors if utf8 else JSON_ESCAPE
         self.compress = bool(compress)
         self.retention_days = retention_days
         self.file_mode = file_mode
@@ -182,7 +213,7 @@ class GenerationLogHandler(BatchAppender):
         """
         try:
             text = (self.formatter or self._default_formatter()).format(record)
-            data = (text + "\n").encode(self.encoding, self.errors)
+            data = (text + "\n").encode(self.wire_encoding, self.wire_errors)
         except Exception:
             self.handleError(record)
             return
@@ -277,8 +308,7 @@ class GenerationLogHandler(BatchAppender):
                 st = self._rotate(lock_fd, now)
             elif self.retention_days is not None:
                 self._rotator._prune_backups()
-            if self.compress:
-                self._rotator.remove_leftovers()
+            self._rotator.remove_leftovers()  # a crashed compressing rotation, whoever ran it
         size = st.st_size
         if (self.maxBytes and size and size + length > self.maxBytes) or (
             self._schedule is not None
@@ -312,7 +342,11 @@ class GenerationLogHandler(BatchAppender):
     def _rotate(self, lock_fd: int, now: float) -> os.stat_result:
         """Lock held: rotate, open the fresh live file, tell every writer (generation)."""
         live = self._live
-        self._rotator.rotate(cast(int, live.fd))
+
+        def moved() -> None:  # a crash from here on must not leave writers on the old file
+            live.generation = bump_generation(lock_fd)
+
+        self._rotator.rotate(cast(int, live.fd), moved)
         st = live.open()
         live.generation = bump_generation(lock_fd)
         schedule = self._schedule

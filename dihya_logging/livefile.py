@@ -70,7 +70,7 @@ class LiveFile:
             return False
         try:
             st = os.stat(self.log_set.lock_path)
-        except FileNotFoundError:
+        except OSError:  # missing, or a parent directory replaced by a file (ENOTDIR)
             return False
         held = os.fstat(self.lock_fd)
         return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
@@ -86,7 +86,7 @@ class LiveFile:
         held = os.fstat(fd) if fd is not None else None
         try:
             at_path: Optional[os.stat_result] = os.lstat(self.path)
-        except FileNotFoundError:
+        except OSError:  # missing or unreachable (ENOTDIR): rescue first, `open` reports it
             at_path = None
         if fd is not None and held is not None and not held.st_nlink and rescue:
             self._rescue(fd)

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import hmac
 import os
+import re
 from pathlib import Path
 from typing import Final, Optional, Union
 
@@ -34,6 +35,7 @@ __all__ = [
     "anonymization_key",
     "key_file_path",
     "pseudonymize_user_id",
+    "replace_user_id",
 ]
 
 ENV_ANON_KEY: Final = "DIHYA_ANON_KEY"
@@ -123,3 +125,20 @@ def pseudonymize_user_id(
         raise ValueError("the anonymization key is empty")
     digest = hmac.new(secret, user_id.encode("utf-8", "surrogatepass"), hashlib.sha256)
     return PSEUDONYM_PREFIX + digest.hexdigest()[:_TOKEN_HEX]
+
+
+def replace_user_id(text: str, user_id: str, token: str) -> str:
+    """``text`` with each mention of ``user_id`` replaced by ``token``.
+
+    A mention is an occurrence not glued to a letter or digit that would make it part of a
+    longer id: ``user_1`` is replaced in ``user_1/app.py`` and ``fork of user_1``, never inside
+    ``user_10`` (whose id must survive intact, not become ``anon_…0``).
+    """
+    if not user_id or user_id not in text:
+        return text
+    pattern = re.escape(user_id)
+    if user_id[0].isalnum():
+        pattern = r"(?<![^\W_])" + pattern  # not preceded by a letter or digit
+    if user_id[-1].isalnum():
+        pattern += r"(?![^\W_])"  # not followed by a letter or digit
+    return re.sub(pattern, lambda _: token, text)

@@ -16,7 +16,8 @@ Decisions (see also `dihya_logging.store`):
 * In a one-user erasure (no ``before``), any other record that holds the user id as a whole
   string value (an audit event's filter, say) gets it replaced by the pseudonym ("scrubbed"),
   so the clear id is gone from every byte. Anonymized records get the id replaced by the
-  pseudonym everywhere in their strings (keys and values, substrings included: project paths).
+  pseudonym everywhere in their strings (keys and values, mentions inside paths and names
+  included, never inside a longer id: `pseudonym.replace_user_id`).
 * Damaged lines: a full purge drops them; a one-user purge drops those holding the id's bytes;
   a retention purge drops those whose timestamp text is older than the cut-off.
 * Chained records (``seq`` and ``link``): a removed one becomes ``integrity.tombstone(record)``,
@@ -36,10 +37,18 @@ from pathlib import Path
 from typing import IO, Any, Final, Optional, Union
 
 from .backend import RecordFilter
-from .linefilter import Gate, candidate_spans, stamp_ceil, stamp_floor, timestamp_text
+from .linefilter import (
+    Gate,
+    candidate_spans,
+    json_needles,
+    stamp_ceil,
+    stamp_floor,
+    timestamp_text,
+)
 from .logset import LogSet, open_private
+from .pseudonym import replace_user_id
 from .reading import BLOCK_SIZE, ReadStats, dump_record, iter_blocks, load_line, open_log_file
-from .schema import EVENT_PURGE, parse_timestamp
+from .schema import EVENT_EXPORT, EVENT_PURGE, parse_timestamp
 
 __all__ = ["GZIP_LEVEL", "PurgePolicy", "PurgeTemp", "rewrite_file", "scrub"]
 
@@ -53,12 +62,12 @@ _MARKERS: Final = (b'"tombstone"', b'"link"', b'"purge"')
 def scrub(value: Any, old: str, new: str, *, substrings: bool) -> Any:
     """A copy of a JSON value with the string ``old`` replaced by ``new`` in keys and values.
 
-    With ``substrings`` every occurrence inside a string is replaced; without, only strings
-    equal to ``old``.
+    With ``substrings`` every mention inside a string is replaced (`replace_user_id`: never
+    inside a longer id); without, only strings equal to ``old``.
     """
     if isinstance(value, str):
         if substrings:
-            return value.replace(old, new) if old in value else value
+            return replace_user_id(value, old, new)
         return new if value == old else value
     if isinstance(value, dict):
         return {
@@ -97,6 +106,14 @@ class PurgePolicy:
         self._floor = stamp_floor(self.before) if self.before is not None else None
         self._ceil = stamp_ceil(self.before) if self.before is not None else None
         self._scrub_others = self.user_id is not None and self.before is None
+        self._spans_gate = self._gate
+        if self._scrub_others and self.user_id is not None:
+            # export events name their destination file, which may be named after the user
+            # ("alice.jsonl"): lines holding the id's bytes unquoted are looked at too
+            loose = tuple(needle[1:-1] for needle in json_needles(self.user_id))
+            self._spans_gate = Gate(RecordFilter())
+            self._spans_gate.primary = loose[0] if len(loose) == 1 else None
+            self._spans_gate.requirements = (loose,)
 
     @property
     def count(self) -> int:
@@ -105,7 +122,7 @@ class PurgePolicy:
 
     def spans(self, block: bytes) -> Iterator[tuple[int, int]]:
         """Lines of ``block`` this purge must look at."""
-        return candidate_spans(block, self._gate)
+        return candidate_spans(block, self._spans_gate)
 
     def whole_block(self, block: bytes) -> Optional[int]:
         """In a full purge, a block with nothing to keep or seal: its line count, else None."""
@@ -123,7 +140,7 @@ class PurgePolicy:
         if not line.strip():
             return None if self.user_id or self.before else b""
         if self._gate is not None and not self._gate.admits(line):
-            return None
+            return self._destination_scrubbed(line) if self._scrub_others else None
         stamp = timestamp_text(line)
         if self._ceil is not None and stamp is not None and stamp >= self._ceil:
             return None  # newer than the cut-off: kept without parsing
@@ -184,10 +201,25 @@ class PurgePolicy:
         assert self.user_id is not None
         assert self.pseudonym is not None
         new = scrub(record, self.user_id, self.pseudonym, substrings=False)
+        destination = new.get("destination")
+        if new.get("event") == EVENT_EXPORT and isinstance(destination, str):
+            new["destination"] = replace_user_id(destination, self.user_id, self.pseudonym)
         if new == record:
             return None
         self.scrubbed += 1
         return self._sealed(record, new)
+
+    def _destination_scrubbed(self, line: bytes) -> Optional[bytes]:
+        """An export event whose destination mentions the user (not as a whole value)."""
+        if b'"export"' not in line:
+            return None
+        try:
+            record = load_line(line)
+        except ValueError:
+            return None
+        if not isinstance(record, dict):
+            return None
+        return self._scrubbed(record)
 
     def _sealed(self, record: dict[str, Any], new: dict[str, Any]) -> bytes:
         if _chained(record):

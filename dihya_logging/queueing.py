@@ -48,6 +48,7 @@ from threading import get_ident
 from typing import Any, Final, Optional, cast
 
 from .boundedqueue import BoundedQueue
+from .redaction import default_redactor
 
 __all__ = [
     "BATCH_LIMIT",
@@ -223,8 +224,8 @@ class AuditQueueHandler(QueueHandler):
 
         A record that needs no change (a plain ``str`` message, no arguments, no ``exc_info``)
         is queued as it is; any other is copied (shallowly), so the caller's record stays
-        untouched. Mapping arguments are redacted before they are interpolated when the
-        target's formatter has a redactor (as `RedactingJsonFormatter` would do itself).
+        untouched. Mapping arguments are redacted before they are interpolated, with the
+        target formatter's redactor or the default one (as `RedactingJsonFormatter` would do).
         """
         if type(record.msg) is str and not record.args and not record.exc_info:
             return record
@@ -246,9 +247,11 @@ class AuditQueueHandler(QueueHandler):
     def _render_message(self, record: logging.LogRecord) -> str:
         args = record.args
         if isinstance(args, Mapping) and args:
+            # no formatter yet (the handler makes its redacting default on first use): default
             redactor = getattr(self.target_handler.formatter, "redactor", None)
-            if redactor is not None:
-                return str(record.msg) % redactor.redact(args)  # type: ignore[no-any-return]
+            if redactor is None:
+                redactor = default_redactor()
+            return str(record.msg) % redactor.redact(args)  # type: ignore[no-any-return]
         return record.getMessage()
 
     def enqueue(self, record: logging.LogRecord) -> None:
@@ -297,7 +300,7 @@ class AuditQueueHandler(QueueHandler):
         )
         try:
             if block:
-                self.target_handler.handle(warning)
+                self._write_directly(warning)
             else:
                 self.bounded.put_nowait(warning)
         except queue.Full:
@@ -317,12 +320,22 @@ class AuditQueueHandler(QueueHandler):
         if closing:
             while True:  # records the writer queued for itself while stopping
                 try:
-                    self.target_handler.handle(self.bounded.get_nowait())
+                    self._write_directly(self.bounded.get_nowait())
                 except queue.Empty:
                     break
             self._report_drops(block=True)
-            self.target_handler.close()
+            try:
+                self.target_handler.close()
+            except Exception:  # close runs at exit (logging.shutdown): never raise from it
+                self.handleError(logging.makeLogRecord({"msg": "closing the log handler"}))
         super().close()
+
+    def _write_directly(self, record: logging.LogRecord) -> None:
+        """Write ``record`` in this thread; a target that raises is reported, never raised."""
+        try:
+            self.target_handler.handle(record)
+        except Exception:
+            self.target_handler.handleError(record)
 
     def _reset_after_fork(self) -> None:
         """In a forked child: the parent's thread is gone; start over with an empty queue."""

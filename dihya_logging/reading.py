@@ -18,6 +18,7 @@ import io
 import json
 import os
 import warnings
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -221,7 +222,7 @@ def iter_file_records(
     """Matching records of one open file, in file order; damaged lines warned and skipped."""
     gate = None if flt.is_empty else Gate(flt)
     lines_before = 0
-    for block, _offset, partial in iter_blocks(stream):
+    for block, _offset, partial in _readable_blocks(stream, path):
         for start, end in candidate_spans(block, gate):
             line = block[start:end]
             if not line.strip() or (gate is not None and not gate.admits(line)):
@@ -235,6 +236,19 @@ def iter_file_records(
             elif record.get("tombstone") is not True and flt.matches(record):
                 yield record
         lines_before += block.count(b"\n")
+
+
+def _readable_blocks(stream: BinaryIO, path: Path) -> Iterator[tuple[bytes, int, bool]]:
+    """`iter_blocks`, but a damaged ``.gz`` (cut short, corrupt) ends with a warning: readers
+    keep every record before the damage and those of the other files (a purge still refuses)."""
+    offset = 0
+    try:
+        for block, offset, partial in iter_blocks(stream):
+            yield block, offset, partial
+            offset += len(block)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        reason = f"damaged compressed data, the rest of the file is unreadable ({exc})"
+        _damaged(path, None, reason, offset)
 
 
 def _reverse_lines(stream: BinaryIO, size: int) -> Iterator[tuple[bytes, int, bool]]:

@@ -29,6 +29,7 @@ PatternLike = Union[str, "re.Pattern[str]", Detector]
 
 _Add = Callable[[str], None]  # appends a string to the batch still to be checked
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1  # orjson's range: bigger ints become text
+_KEYLIKE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}\Z").match  # a field/header name, not a path
 
 
 class _Retry(Exception):
@@ -153,12 +154,14 @@ class Redactor:
 
     def _key_miss(self, k: object) -> tuple[str, bool, bool]:
         """(output key, sensitive, must go after the clean keys) for a key not in the caches."""
+        raw = None  # a bytes key is written as a digest but judged by its decoded text too
         if isinstance(k, str) and type(k) is str:
             name, exact = k, True
+        elif isinstance(k, (bytes, memoryview)):
+            name, exact, raw = _digest(k), False, bytes(k).decode("utf-8", "replace")
         else:
-            name = _digest(k) if isinstance(k, (bytes, memoryview)) else _text_of(k)
-            exact = False
-        sensitive = self.is_sensitive_key(name)
+            name, exact = _text_of(k), False
+        sensitive = self.is_sensitive_key(name) or (raw is not None and self.is_sensitive_key(raw))
         text = self._text.scrub(name)
         if exact and text is k and len(text) <= 256:
             cache = self._scache if sensitive else self._kcache
@@ -239,6 +242,9 @@ class Redactor:
                 return x.isoformat()
             if isinstance(x, Mapping):
                 return self._pairs(list(x.items()), x, depth, add, track)
+            names = getattr(type(x), "_fields", None)  # a namedtuple: its field names are keys
+            if isinstance(x, tuple) and isinstance(names, tuple):
+                return self._pairs(list(zip(names, x)), x, depth, add, track)
             if isinstance(x, (list, tuple)):
                 return self._seq(list(x), x, depth, add, track)
             if isinstance(x, (set, frozenset)):
@@ -270,7 +276,13 @@ def _walkers(r: Redactor) -> tuple[_Walk, _Pairs, _Pairs]:
     The cache objects are only ever cleared in place, so the bound lookups stay valid.
     """
     kget, sget, memo, mask = r._kcache.get, r._scache.get, r._text.memo, r._mask
-    limit, key_miss, enter = r._max_depth, r._key_miss, r._enter
+    limit, key_miss, enter, sensitive_key = r._max_depth, r._key_miss, r._enter, r.is_sensitive_key
+
+    def pair(out: list[Any]) -> list[Any]:
+        """A ``(name, value)`` tuple (headers as a list of pairs) is masked like a dict entry."""
+        if type(out[0]) is str and _KEYLIKE(out[0]) is not None and sensitive_key(out[0]):
+            out[1] = mask
+        return out
 
     def walk(x: Any, depth: int, add: _Add, track: _Track | None) -> Any:
         t = type(x)
@@ -368,7 +380,7 @@ def _walkers(r: Redactor) -> tuple[_Walk, _Pairs, _Pairs]:
         else:
             if track is not None:
                 track.active.discard(id(owner))
-            return out
+            return pair(out) if len(out) == 2 and isinstance(owner, tuple) else out
         snapshot, out = out, []
         keep = out.append
         depth += 1
@@ -381,7 +393,7 @@ def _walkers(r: Redactor) -> tuple[_Walk, _Pairs, _Pairs]:
                 keep(walk(v, depth, add, track))
         if track is not None:
             track.active.discard(id(owner))
-        return out
+        return pair(out) if len(out) == 2 and isinstance(owner, tuple) else out
 
     return walk, pairs, seq
 

@@ -144,33 +144,37 @@ class Rotator:
         self.sync = sync
         self.before_prune = before_prune
 
-    def rotate(self, live_fd: int) -> None:
+    def rotate(self, live_fd: int, moved: Optional[Callable[[], object]] = None) -> None:
         """Move the live file (open as ``live_fd``) to ``.1``; the caller opens a fresh one.
 
-        A plain rotation is one rename: it never puts written data at risk, so it syncs nothing.
-        A compressing one removes the live file, so with ``sync`` the ``.gz`` and its name are
-        made durable first: a crash never loses data that had already reached the disk.
+        The live file is first renamed to a plain ``.1`` (one rename: never puts data at risk)
+        and ``moved`` is called (the handler bumps the set's generation there, so a crash from
+        here on leaves no writer on the old file). A compressing rotation then gzips ``.1``
+        to a temporary name, syncs it (with ``sync``), renames it to ``.1.gz`` and removes
+        ``.1``: a crash at any point leaves every line once, or in a plain ``.1`` beside the
+        complete ``.1.gz`` that `remove_leftovers` resolves. If gzip fails (full disk) the
+        backup stays plain and the error is raised after the rotation is complete.
         """
         log_set = self.log_set
-        packed: Optional[Path] = None
         if self.compress:
             self.remove_leftovers()
-            packed = self._gzip_copy(live_fd)
-        try:
-            backups = self._shift()
-            newest = log_set.rotated_path(1, compressed=packed is not None)
-            if packed is not None:
-                os.rename(packed, newest)
-                packed = None
-                if self.sync:
-                    fsync_directory(log_set.directory)
-                os.unlink(log_set.path)
-            else:
-                os.rename(log_set.path, newest)
-        finally:
-            if packed is not None:
+        backups = self._shift()
+        newest = log_set.rotated_path(1)
+        os.rename(log_set.path, newest)
+        if moved is not None:
+            moved()
+        if self.compress:
+            packed = self._gzip_copy(live_fd)  # on failure: `.1` stays plain, nothing lost
+            try:
+                os.rename(packed, log_set.rotated_path(1, compressed=True))
+            except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(packed)
+                raise
+            if self.sync:
+                fsync_directory(log_set.directory)
+            os.unlink(newest)
+            newest = log_set.rotated_path(1, compressed=True)
         self._prune_backups([(1, newest), *backups])
 
     def _gzip_copy(self, live_fd: int) -> Path:
@@ -242,10 +246,20 @@ class Rotator:
         return victims
 
     def remove_leftovers(self) -> None:
-        """Remove the temporary ``.gz`` of a compressing rotation that crashed (lock held: such
-        files are only ever created under the lock, so none is in use)."""
-        mark = f".{self.log_set.path.name}{TEMP_MARK}{ROTATION_TEMP}"
-        for path in self.log_set.stale_temp_files():
+        """Clean up after a compressing rotation that crashed (lock held: nothing is in use).
+
+        Removes its temporary ``.gz`` and a plain ``.N`` left beside ``.N.gz`` (a ``.gz`` only
+        ever gets its name complete, so the plain copy holds the same lines twice).
+        """
+        log_set = self.log_set
+        mark = f".{log_set.path.name}{TEMP_MARK}{ROTATION_TEMP}"
+        for path in log_set.stale_temp_files():
             if path.name.startswith(mark):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        backups = log_set.rotated()
+        packed = {index for index, path in backups if path.name.endswith(".gz")}
+        for index, path in backups:
+            if index in packed and not path.name.endswith(".gz"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)

@@ -25,20 +25,24 @@ _RARITY = (
     "KQY!#$%&+<>@[\\]^`{|}~WZ?DUXP\"'*HBLFOMSJV;w7R()GITC9,=AN:"
     "z56E8_qxj4hyk0-3bfvgm2l1u.pd ica/otnsre"
 )
-_SEPARATORS = (">=", "=:", ":", "=")  # reversed forms of "=>", ":=", ":", "="
-_KV_TAIL = r"\s{0,3}(?:[\"']\\?)?([A-Za-z0-9_.-]*[A-Za-z_])(?![A-Za-z0-9_.])"
+_SEPARATORS = (">=", "=:", ":", "=", "D3%", "d3%", "A3%", "a3%")
+"""Reversed forms of ``=>``, ``:=``, ``:``, ``=`` and URL-encoded ``%3D``/``%3A`` (query strings
+nested in an encoded URL: ``next=https%3A%2F%2Fx%3Fpassword%3Dhunter2``)."""
+_KV_TAIL = (  # the identifier (reversed), its start a boundary or a %XX escape (`%26token%3D`)
+    r"\s{0,3}(?:[\"']\\?)?([A-Za-z0-9_.-]*[A-Za-z_])(?:(?![A-Za-z0-9_.])|(?=[0-9A-Fa-f]{2}%))"
+)
 _KV_REV = re.compile("|".join(re.escape(sep) + _KV_TAIL for sep in _SEPARATORS), re.ASCII)
-_QUOTED = (
-    r"\s{0,3}(?:\\\"((?:[^\"\\\r\n]|\\[^\"\r\n])*)\\\""  # \"escaped\" inside a JSON string
+_QUOTED = (  # up to 16 spaces/newlines before the value: YAML-style `password:\n    value`
+    r"\s{0,16}(?:\\\"((?:[^\"\\\r\n]|\\[^\"\r\n])*)\\\""  # \"escaped\" inside a JSON string
     r"|\"((?:[^\"\\\r\n]|\\.)*)\"|'((?:[^'\\\r\n]|\\.)*)'"
 )
 _SCHEME = (
     r"(?:(?i:bearer|basic|token|bot|digest|negotiate|ntlm|hoba|mutual|apikey|api-key|sso-key"
     r"|ssws|splunk|key|aws4-hmac-sha256)[ \t]+)?"
 )
-_VALUE = re.compile(_QUOTED + r"|" + _SCHEME + r"[\"']?([^\s\"'\\&,;<>(){}\]]+))", re.ASCII)
-"""The value after a separator: escaped-quoted, quoted, or one unquoted word after an optional
-HTTP auth scheme (so ``Authorization: Bearer x`` keeps ``Bearer`` and masks ``x``)."""
+_VALUE = re.compile(_QUOTED + r"|" + _SCHEME + r"[\"'(<{]?([^\s\"'\\&,;<>(){}\]]+))", re.ASCII)
+"""The value after a separator: escaped-quoted, quoted, or one unquoted word (maybe opened by a
+bracket) after an optional HTTP auth scheme (``Authorization: Bearer x`` keeps ``Bearer``)."""
 _HEADER_VALUE = re.compile(_QUOTED + r"|" + _SCHEME + r"[\"']?([^\r\n\"'\\&,;]+))", re.ASCII)
 """For ``auth*``/``cookie`` keys: the rest of the header value, whatever scheme it uses."""
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -209,7 +213,7 @@ class TextScrubber:
 
     def _scrub_pairs(self, text: str) -> str:
         """Mask the value after every ``sensitive_key=`` / ``"key": "value"`` pair."""
-        if ":" not in text and "=" not in text:
+        if ":" not in text and "=" not in text and "%3" not in text:
             return text
         rev, n, mask = text[::-1], len(text), self._mask
         spans: list[tuple[int, int]] = []

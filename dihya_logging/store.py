@@ -39,7 +39,7 @@ from typing import Any, Final, Optional
 from .backend import LogStore, PurgeOutcome, RecordFilter, is_database_location
 from .filestore import FileStore
 from .logset import ENV_LOG_FILE, PathLike, resolve_log_path
-from .pseudonym import pseudonymize_user_id
+from .pseudonym import pseudonymize_user_id, replace_user_id
 from .schema import EVENT_PURGE, LOGGER_NAME, DateLike, parse_datetime
 
 __all__ = [
@@ -218,6 +218,11 @@ def purge_store(
     who = audit_actor(actor)
     mode = "anonymize" if anonymize else "delete"
 
+    def named() -> str:  # a self-service erasure (actor = the user) must not name them
+        if user_id is None or user_id not in who:
+            return who
+        return replace_user_id(who, user_id, pseudonym_for(store, user_id))
+
     def scope() -> dict[str, Any]:
         described: dict[str, Any] = {}
         if user_id is not None:
@@ -236,7 +241,7 @@ def purge_store(
             store.append_audit(
                 {
                     "event": EVENT_PURGE,
-                    "actor": who,
+                    "actor": named(),
                     "mode": mode,
                     "filter": scope(),
                     "count": None,
@@ -246,7 +251,7 @@ def purge_store(
         raise
     fields: dict[str, Any] = {
         "event": EVENT_PURGE,
-        "actor": who,
+        "actor": named(),
         "mode": mode,
         "filter": scope(),
         "count": outcome.count,

@@ -144,3 +144,25 @@ def test_concurrent_formatting_never_spares_another_records_fields(records: Any)
     finally:
         sys.setswitchinterval(interval)
     assert leaks == []
+
+
+def test_a_pickled_event_record_is_redacted_again_not_trusted() -> None:
+    """Through pickle (a multiprocessing queue) the clean marker trusts nothing: full redaction."""
+    import pickle
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("test.fastpath.pickle")
+    logger.handlers[:] = [Keep()]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    log_generation_event("u1", {"stack": "api"}, ["a.py"], logger=logger)
+    copy = pickle.loads(pickle.dumps(records[0]))  # noqa: S301 - our own bytes
+    copy.error = "password=hunter2-Sup3r"  # edited after the trip: must be masked
+    line = json.loads(RedactingJsonFormatter().format(copy))
+    assert line["user_id"] == "u1"
+    assert "hunter2-Sup3r" not in line["error"]
