@@ -78,14 +78,15 @@ class CleanFields:
         self.names: tuple[str, ...] = tuple(fields)
         self.objects: tuple[Any, ...] = tuple(fields.values())
         # (index, live view of the container's items, the items as built)
-        self.inner: tuple[tuple[int, Any, tuple[Any, ...]], ...] = tuple(
-            (index, live, tuple(live))
-            for index, live in (
-                (index, value.values() if type(value) is dict else value)
-                for index, value in enumerate(self.objects)
-                if type(value) is dict or type(value) is list
-            )
-        )
+        inner: list[tuple[int, Any, tuple[Any, ...]]] = []
+        for index, value in enumerate(self.objects):  # a plain loop: runs once per event
+            kind = type(value)
+            if kind is list:
+                inner.append((index, value, tuple(value)))
+            elif kind is dict:
+                live = value.values()
+                inner.append((index, live, tuple(live)))
+        self.inner: tuple[tuple[int, Any, tuple[Any, ...]], ...] = tuple(inner)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled (a multiprocessing queue), identity is gone: the copy trusts nothing."""
@@ -101,7 +102,7 @@ class CleanFields:
         return True
 
     def intact(self, attributes: Mapping[str, Any]) -> bool:
-        """Whether every field is untouched (the common case, checked at C speed)."""
+        """Whether every field is untouched (the common case, compared at C speed)."""
         found = map(attributes.get, self.names, repeat(_UNCHECKED))
         if not all(map(operator.is_, found, self.objects)):
             return False
