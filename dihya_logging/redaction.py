@@ -1,10 +1,10 @@
 """The privacy engine: a redacted, JSON-native copy of anything, fast enough for every log call.
 
-Floor 1 (standard library only, no I/O). Rules live in `detectors`, text scrubbing in `scrubber`;
-this module walks structures. Speed: a walk built once per instance as closures (caches bound,
-no per-container setup), exact-type dispatch with leaves and lists of strings handled inline,
-cached key decisions, a memo of strings already known clean, and one batched check of all the
-new strings of a call at the end; only when that check trips is each string scrubbed.
+Floor 1 (standard library only, no I/O). Rules live in `detectors`, text scrubbing in `scrubber`,
+the hot structure walk in `walk`; this module is the public API and the rare cases (unknown
+objects, cycles, absurd depth). Speed: a walk built once per instance as closures, cached key
+decisions, a memo of strings already known clean, and one batched check of all the new strings
+of a call at the end; only when that check trips is each string scrubbed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import functools
 import hashlib
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time
 from enum import Enum
 from types import FrameType
@@ -22,28 +22,14 @@ from typing import Any, Optional, Union
 
 from .detectors import DEFAULT_PATTERNS, DEFAULT_SENSITIVE_KEYS, Detector, KeyClassifier
 from .scrubber import TextScrubber
+from .walk import Add as _Add
+from .walk import Retry as _Retry
+from .walk import Track as _Track
+from .walk import build_walkers as _walkers
 
 __all__ = ["DEFAULT_PATTERNS", "DEFAULT_SENSITIVE_KEYS", "Detector", "Redactor", "default_redactor"]
 
 PatternLike = Union[str, "re.Pattern[str]", Detector]
-
-_Add = Callable[[str], None]  # appends a string to the batch still to be checked
-_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1  # orjson's range: bigger ints become text
-_KEYLIKE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}\Z").match  # a field/header name, not a path
-
-
-class _Retry(Exception):
-    """Raised by the untracked walk when it reaches max_depth (cycle or absurd depth)."""
-
-
-class _Track:
-    """Cycle and depth bookkeeping of the careful (second) walk."""
-
-    __slots__ = ("active", "limit")
-
-    def __init__(self, limit: int) -> None:
-        self.active: set[int] = set()
-        self.limit = limit
 
 
 def _tname(x: object) -> str:
@@ -62,13 +48,6 @@ def _text_of(x: object) -> str:
 def _digest(x: bytes | bytearray | memoryview) -> str:
     data = x.tobytes() if isinstance(x, memoryview) else bytes(x)
     return f"<{_tname(x)} len={len(data)} sha256={hashlib.sha256(data).hexdigest()}>"
-
-
-def _unique(key: str, out: dict[str, Any]) -> str:
-    n, candidate = 2, key
-    while candidate in out:
-        candidate, n = f"{key}#{n}", n + 1
-    return candidate
 
 
 def _stack_headroom() -> int:
@@ -264,138 +243,6 @@ class Redactor:
         text = _text_of(x)
         add(text)
         return text
-
-
-_Walk = Callable[[Any, int, _Add, Optional[_Track]], Any]
-_Pairs = Callable[[Any, object, int, _Add, Optional[_Track]], Any]
-
-
-def _walkers(r: Redactor) -> tuple[_Walk, _Pairs, _Pairs]:
-    """The structure walk of `r` as closures: its caches and memo bound once, not per container.
-
-    The cache objects are only ever cleared in place, so the bound lookups stay valid.
-    """
-    kget, sget, memo, mask = r._kcache.get, r._scache.get, r._text.memo, r._mask
-    limit, key_miss, enter, sensitive_key = r._max_depth, r._key_miss, r._enter, r.is_sensitive_key
-
-    def pair(out: list[Any]) -> list[Any]:
-        """A ``(name, value)`` tuple (headers as a list of pairs) is masked like a dict entry."""
-        if type(out[0]) is str and _KEYLIKE(out[0]) is not None and sensitive_key(out[0]):
-            out[1] = mask
-        return out
-
-    def walk(x: Any, depth: int, add: _Add, track: _Track | None) -> Any:
-        t = type(x)
-        if t is str:
-            if x not in memo:
-                add(x)
-            return x
-        if t is dict:
-            return pairs(x.items(), x, depth, add, track)
-        if t is list or t is tuple:
-            return seq(x, x, depth, add, track)
-        if t is int:
-            return x if _I64_MIN <= x <= _I64_MAX else str(x)
-        if x is None or t is bool:
-            return x
-        if t is float:
-            return x if x - x == 0.0 else "NaN" if x != x else "Infinity" if x > 0 else "-Infinity"
-        return r._other(x, depth, add, track)
-
-    def pairs(items: Any, owner: object, depth: int, add: _Add, track: _Track | None) -> Any:
-        if track is None:
-            if depth >= limit:
-                raise _Retry
-        else:
-            stop = enter(owner, depth, track)
-            if stop is not None:
-                return stop
-        out: dict[str, Any] = {}
-        late: list[tuple[str, Any]] | None = None
-        depth += 1
-        for k, v in items:
-            nk = kget(k)
-            if nk is None:
-                sk = sget(k)
-                if sk is not None:
-                    out[sk] = mask
-                    continue
-                nk, sensitive, moved = key_miss(k)
-                if moved:
-                    late = late if late is not None else []
-                    late.append((nk, mask if sensitive else walk(v, depth, add, track)))
-                    continue
-                if sensitive:
-                    out[nk] = mask
-                    continue
-            t = type(v)
-            if t is str:
-                if v not in memo:
-                    add(v)
-                out[nk] = v
-            elif t is dict:
-                out[nk] = pairs(v.items(), v, depth, add, track)
-            elif t is list:
-                if track is None and depth < limit:  # inline `seq` for a list of strings
-                    copy = list(v)
-                    for e in copy:
-                        if type(e) is not str:
-                            break
-                        if e not in memo:
-                            add(e)
-                    else:
-                        out[nk] = copy
-                        continue
-                out[nk] = seq(v, v, depth, add, track)
-            elif (
-                v is None
-                or t is bool
-                or (t is int and _I64_MIN <= v <= _I64_MAX)
-                or (t is float and v - v == 0.0)  # finite
-            ):
-                out[nk] = v
-            else:
-                out[nk] = walk(v, depth, add, track)
-        if late:
-            for nk, val in late:
-                out[_unique(nk, out)] = val
-        if track is not None:
-            track.active.discard(id(owner))
-        return out
-
-    def seq(values: Any, owner: object, depth: int, add: _Add, track: _Track | None) -> Any:
-        if track is None:
-            if depth >= limit:
-                raise _Retry
-        else:
-            stop = enter(owner, depth, track)
-            if stop is not None:
-                return stop
-        out = list(values)  # a snapshot: what is checked is what is returned
-        for v in out:  # the usual case, only strings: the copy is the result
-            if type(v) is not str:
-                break
-            if v not in memo:
-                add(v)
-        else:
-            if track is not None:
-                track.active.discard(id(owner))
-            return pair(out) if len(out) == 2 and isinstance(owner, tuple) else out
-        snapshot, out = out, []
-        keep = out.append
-        depth += 1
-        for v in snapshot:
-            if type(v) is str:
-                if v not in memo:
-                    add(v)  # maybe again (harmless): the first loop stopped part way
-                keep(v)
-            else:
-                keep(walk(v, depth, add, track))
-        if track is not None:
-            track.active.discard(id(owner))
-        return pair(out) if len(out) == 2 and isinstance(owner, tuple) else out
-
-    return walk, pairs, seq
 
 
 @functools.cache
