@@ -45,14 +45,14 @@ class BatchAppender(logging.Handler):
     if TYPE_CHECKING:  # pragma: no cover - provided by the handler
 
         def _default_formatter(self) -> logging.Formatter: ...
+        def format_line(self, record: logging.LogRecord) -> bytes: ...
         def _append(self, record: logging.LogRecord, data: bytes) -> None: ...
         def _prepare(self, lock_fd: int, now: float, length: int) -> tuple[int, int]: ...
         def _write_at(self, fd: int, size: int, data: bytes) -> None: ...
 
     def handle_batch(self, records: Sequence[logging.LogRecord]) -> None:
         """Filter, format, then append ``records`` in order under one hold of the locks."""
-        formatter = self.formatter or self._default_formatter()
-        encoding, errors, filtered = self.wire_encoding, self.wire_errors, bool(self.filters)
+        filtered = bool(self.filters)
         lines: list[_Line] = []
         for record in records:
             if filtered:
@@ -66,7 +66,7 @@ class BatchAppender(logging.Handler):
                 if isinstance(verdict, logging.LogRecord):  # Python 3.12+: a replacement
                     record = verdict
             try:
-                lines.append((record, (formatter.format(record) + "\n").encode(encoding, errors)))
+                lines.append((record, self.format_line(record)))
             except Exception:
                 self.handleError(record)
         if lines:

@@ -15,7 +15,8 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, cast
 
-from .formatter import CLEAN_FIELDS_ATTR, CleanFields
+from .cleanmark import CLEAN_FIELDS_ATTR, CleanFields
+from .records import SOURCE_PATH, new_record
 from .redaction import default_redactor
 from .schema import (
     CHAIN_FIELDS,
@@ -175,11 +176,9 @@ def _make_record(
     say) is kept as ``extra_<key>`` instead of raising the stdlib's KeyError.
     """
     if type(target).makeRecord is _STD_MAKE_RECORD:
-        record = logging.getLogRecordFactory()(
-            target.name, level, "(dihya_logging)", 0, event, (), None, None, None
-        )
+        record = new_record(target.name, level, event)
     else:
-        record = target.makeRecord(target.name, level, "(dihya_logging)", 0, event, (), None)
+        record = target.makeRecord(target.name, level, SOURCE_PATH, 0, event, (), None)
     attributes = record.__dict__
     if not attributes.keys().isdisjoint(clean) or "message" in clean or "asctime" in clean:
         renamed: dict[str, Any] = {}
@@ -192,6 +191,51 @@ def _make_record(
         clean = renamed
     attributes.update(clean)
     return record, clean
+
+
+def _check_extra(extra: object) -> None:
+    if extra is not None and type(extra) is not dict and not isinstance(extra, Mapping):
+        raise TypeError(f"extra must be a mapping or None, got {type(extra).__name__}")
+
+
+def _renamed_extra(taken: Mapping[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``extra`` with each key that clashes with ``taken`` or `_RESERVED` (or is private, or not
+    a string) renamed ``extra_<key>``: nothing dropped, nothing raises."""
+    out: dict[str, Any] = {}
+    if not extra:
+        return out
+    for key, value in extra.items():
+        name = key if type(key) is str else _safe_str(key)
+        if name in _RESERVED or name.startswith("_") or name in taken or name in out:
+            name = free_key(out.keys() | taken.keys(), name)
+            while name in _RESERVED:
+                name = free_key(out.keys() | taken.keys(), name)
+        out[name] = value
+    return out
+
+
+def _redacted(payload: dict[str, Any], event: str) -> dict[str, Any]:
+    """``payload`` through the default redactor; its placeholder (stack exhausted) becomes a
+    minimal record saying so."""
+    clean = default_redactor().redact(payload)
+    if type(clean) is not dict:
+        return {"event": event, "redaction_error": str(clean)[:MAX_TEXT_LENGTH]}
+    return cast("dict[str, Any]", clean)
+
+
+def _emit(target: logging.Logger, level: int, event: str, clean: dict[str, Any]) -> dict[str, Any]:
+    """Build the record of the redacted ``clean`` fields, hand it to ``target``, return it."""
+    record, clean = _make_record(target, level, event, clean)
+    setattr(record, CLEAN_FIELDS_ATTR, CleanFields(clean))  # ordered, picklable
+    if target.isEnabledFor(level):
+        target.handle(record)
+    return {
+        "timestamp": format_timestamp(record.created),
+        "level": record.levelname,
+        "logger": record.name,
+        "message": event,
+        **clean,
+    }
 
 
 def log_event(
@@ -208,31 +252,11 @@ def log_event(
     ``extra`` keys that clash with a LogRecord attribute or a core field are kept under
     ``extra_<key>``; nothing is dropped and nothing raises.
     """
-    if extra is not None and type(extra) is not dict and not isinstance(extra, Mapping):
-        raise TypeError(f"extra must be a mapping or None, got {type(extra).__name__}")
+    _check_extra(extra)
     target = _resolve_logger(logger)
     payload: dict[str, Any] = {"event": event, **fields}
-    for key, value in (extra or {}).items():
-        name = key if isinstance(key, str) else _safe_str(key)
-        if name in _RESERVED or name.startswith("_") or name in payload:
-            name = free_key(payload, name)
-            while name in _RESERVED:
-                name = free_key(payload, name)
-        payload[name] = value
-    clean: dict[str, Any] = default_redactor().redact(payload)
-    if type(clean) is not dict:  # the redactor's placeholder (e.g. call stack exhausted)
-        clean = {"event": event, "redaction_error": str(clean)[:MAX_TEXT_LENGTH]}
-    record, clean = _make_record(target, level, event, clean)
-    setattr(record, CLEAN_FIELDS_ATTR, CleanFields(clean))  # ordered, picklable
-    if target.isEnabledFor(level):
-        target.handle(record)
-    return {
-        "timestamp": format_timestamp(record.created),
-        "level": record.levelname,
-        "logger": record.name,
-        "message": event,
-        **clean,
-    }
+    payload.update(_renamed_extra(payload, extra))
+    return _emit(target, level, event, _redacted(payload, event))
 
 
 def log_generation_event(
@@ -256,21 +280,39 @@ def log_generation_event(
         raise TypeError(f"needs must be a mapping (dict), got {type(needs).__name__}")
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    _check_extra(extra)
     files = _paths(code)
+    count = len(files)
+    if count > MAX_FILES:
+        files = files[:MAX_FILES]
+    plugins = _plugins(needs.get("plugins"))
+    project = _text("needs['project_name']", needs.get("project_name"))
+    stack = _text("needs['stack']", needs.get("stack"))
+    template = _text("needs['template']", needs.get("template"))
     message = _error_text(error)
+    redactor = default_redactor()
     if message is not None:
-        message = default_redactor().redact_text(message)[:MAX_ERROR_LENGTH]
+        message = redactor.redact_text(message)[:MAX_ERROR_LENGTH]
+    target = _resolve_logger(logger)
     fields: dict[str, Any] = {
+        "event": EVENT_GENERATION,
         "user_id": user,
-        "project_name": _text("needs['project_name']", needs.get("project_name")),
-        "stack": _text("needs['stack']", needs.get("stack")),
-        "files": files if len(files) <= MAX_FILES else files[:MAX_FILES],
-        "files_count": len(files),
-        "plugins": _plugins(needs.get("plugins")),
-        "template": _text("needs['template']", needs.get("template")),
+        "project_name": project,
+        "stack": stack,
+        "files": files,
+        "files_count": count,
+        "plugins": plugins,
+        "template": template,
         "status": status,
         "error": message,
     }
-    if len(files) > MAX_FILES:
+    if count > MAX_FILES:
         fields["files_truncated"] = True
-    return log_event(EVENT_GENERATION, fields, extra, logger=logger)
+    # the fields are validated strings: one batched check instead of a walk, unless one trips
+    texts = [*files, *plugins, user or "", project or "", stack or "", template or ""]
+    if not redactor.all_clean(texts):
+        fields = _redacted(fields, EVENT_GENERATION)
+    extras = _renamed_extra(fields, extra)
+    if extras:
+        fields.update(_redacted(extras, EVENT_GENERATION))
+    return _emit(target, logging.INFO, EVENT_GENERATION, fields)

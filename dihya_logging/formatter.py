@@ -15,17 +15,17 @@ Floor 2. The pipeline is python-json-logger's own — ``format`` → ``add_field
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
-import operator
 from collections.abc import Callable, Collection, Iterable, Mapping
-from itertools import repeat
 from re import Pattern
 from typing import Any, Final, Literal, Union
 
 from pythonjsonlogger.core import RESERVED_ATTRS, BaseJsonFormatter
 
+from .cleanmark import CLEAN_FIELDS_ATTR, CleanFields
 from .redaction import Redactor, default_redactor
 from .schema import HEAD_FIELDS, format_timestamp, free_key
 
@@ -44,80 +44,13 @@ __all__ = [
 
 JsonBackend = Literal["auto", "orjson", "json"]
 
-CLEAN_FIELDS_ATTR: Final = "_dihya_clean_fields"
-"""LogRecord attribute naming extra fields already redacted by the default redactor.
-
-`log_generation_event` redacts its fields once, before building the record, so that no other
-handler ever sees a secret; the formatter then skips them instead of redacting twice. Only a
-`CleanFields` is honoured (a tuple of names could be forged through ``extra``).
-"""
-
 _HEAD = frozenset(HEAD_FIELDS)
 _DEFAULT_RESERVED = frozenset(RESERVED_ATTRS)
 _Names = Union[tuple[str, ...], frozenset[str]]
 _HOOKS = ("add_fields", "process_log_record", "jsonify_log_record", "serialize_log_record")
 """Pipeline steps a subclass may override; if it does, every record takes the full pipeline."""
 
-
 _UNCHECKED: Final = object()
-
-
-class CleanFields:
-    """Fields `log_event` redacted, in output order, and the very objects it put on the record.
-
-    A field counts as clean only while the record still holds that object, and a list or dict
-    still holds the same items (compared by identity): a filter or handler that replaces or
-    edits it (``record.error = ...``, ``record.files.append(...)``) gets it redacted again. An
-    edit deeper than one level inside a nested container is not seen: the fast path is for
-    the values `log_event` has just built.
-    """
-
-    __slots__ = ("inner", "names", "objects")
-
-    def __init__(self, fields: Mapping[str, Any]) -> None:
-        self.names: tuple[str, ...] = tuple(fields)
-        self.objects: tuple[Any, ...] = tuple(fields.values())
-        # (index, live view of the container's items, the items as built)
-        inner: list[tuple[int, Any, tuple[Any, ...]]] = []
-        for index, value in enumerate(self.objects):  # a plain loop: runs once per event
-            kind = type(value)
-            if kind is list:
-                inner.append((index, value, tuple(value)))
-            elif kind is dict:
-                live = value.values()
-                inner.append((index, live, tuple(live)))
-        self.inner: tuple[tuple[int, Any, tuple[Any, ...]], ...] = tuple(inner)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled (a multiprocessing queue), identity is gone: the copy trusts nothing."""
-        return (CleanFields, ({},))
-
-    def _same(self, index: int, value: Any) -> bool:
-        """Whether ``value`` is object ``index`` with the same items."""
-        if value is not self.objects[index]:
-            return False
-        for at, live, items in self.inner:
-            if at == index:
-                return len(live) == len(items) and all(map(operator.is_, live, items))
-        return True
-
-    def intact(self, attributes: Mapping[str, Any]) -> bool:
-        """Whether every field is untouched (the common case, compared at C speed)."""
-        found = map(attributes.get, self.names, repeat(_UNCHECKED))
-        if not all(map(operator.is_, found, self.objects)):
-            return False
-        for _, live, items in self.inner:
-            if len(live) != len(items) or not all(map(operator.is_, live, items)):
-                return False
-        return True
-
-    def trusted(self, attributes: Mapping[str, Any]) -> tuple[str, ...]:
-        """The names whose value in `attributes` is still exactly the redacted one."""
-        return tuple(
-            name
-            for index, name in enumerate(self.names)
-            if self._same(index, attributes.get(name, _UNCHECKED))
-        )
 
 
 def orjson_available() -> bool:
@@ -196,6 +129,7 @@ class RedactingJsonFormatter(BaseJsonFormatter):
                 f"json_backend must be 'auto', 'orjson' or 'json', not {json_backend!r}"
             )
         self.json_backend = "orjson" if self._dumps is _dumps_orjson else "json"
+        self._clean_layout: tuple[tuple[str, ...], _Names] = ((), ())
         cls = type(self)
         self._plain = (  # nothing configured that the event fast path would skip
             not self.defaults
@@ -212,19 +146,33 @@ class RedactingJsonFormatter(BaseJsonFormatter):
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as one redacted JSON line; never raises."""
         try:
+            data = self._clean_data(record)
+            if data is not None:
+                line = self._dumps(data)  # = serialize_log_record: no hook is overridden
+                return self.prefix + line if self.prefix else line
             return self._format(record)
         except Exception as exc:  # the application must never crash because logging failed
             return self._fallback(record, exc)
 
-    def _format(self, record: logging.LogRecord) -> str:
+    def format_line(self, record: logging.LogRecord, errors: str = "strict") -> bytes:
+        """`format` plus a newline, as UTF-8 bytes (what a file sink writes); never raises.
+
+        On the event fast path with orjson, its bytes go out as they are (no decode, no
+        encode); ``errors`` applies to the text a subclass's own ``format`` returns.
+        """
+        if self._dumps is _dumps_orjson and not self.prefix and type(self).format is _FORMAT:
+            # lone surrogates, a failing default: the full path below handles (and reports) it
+            with contextlib.suppress(Exception):
+                data = self._clean_data(record)
+                if data is not None:
+                    return _orjson.dumps(data, default=str, option=_APPEND_NEWLINE)
+        return (self.format(record) + "\n").encode("utf-8", errors)
+
+    def _clean_data(self, record: logging.LogRecord) -> dict[str, Any] | None:
+        """The fields of an untouched event record, when the fast path applies (else None)."""
         marker = getattr(record, CLEAN_FIELDS_ATTR, None)
-        clean: tuple[str, ...] = ()
-        intact = False
-        if type(marker) is CleanFields:
-            intact = marker.intact(record.__dict__)
-            clean = marker.names if intact else marker.trusted(record.__dict__)
         if (
-            intact
+            type(marker) is CleanFields
             and self._plain
             and not record.args
             and type(record.msg) is str
@@ -232,11 +180,18 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             and not record.exc_text
             and not record.stack_info
             and self.redactor is default_redactor()
+            and marker.intact(record.__dict__)
         ):
             record.message = record.msg
-            line = self._format_clean(record, clean)
-            if line is not None:
-                return line
+            return self._clean_fields(record, marker.names)
+        return None
+
+    def _format(self, record: logging.LogRecord) -> str:
+        marker = getattr(record, CLEAN_FIELDS_ATTR, None)
+        clean: tuple[str, ...] = ()
+        if type(marker) is CleanFields:
+            attributes = record.__dict__
+            clean = marker.names if marker.intact(attributes) else marker.trusted(attributes)
         message_dict: dict[str, Any] = {}
         if isinstance(record.msg, dict):
             message_dict = record.msg.copy()
@@ -265,17 +220,20 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             raise TypeError(f"redaction returned {type(log_data).__name__}, not a record")
         return self.serialize_log_record(log_data)
 
-    def _format_clean(self, record: logging.LogRecord, clean: _Names) -> str | None:
-        """The event fast path: same line as the full pipeline, without re-walking the record.
+    def _clean_fields(self, record: logging.LogRecord, clean: _Names) -> dict[str, Any] | None:
+        """The event fast path: the same fields as the full pipeline, without re-walking them.
 
         Used when the record's only extra fields are the ones `log_event` already redacted;
         returns None (full pipeline) otherwise.
         """
         fields = record.__dict__
-        extras = fields.keys() - self._skip_fields  # what merge_record_extra would look at
-        # exactly the clean fields and CLEAN_FIELDS_ATTR itself, none a head or private name
-        if len(extras) != len(clean) + 1 or not extras.issuperset(clean) or not _plain(clean):
-            return None
+        layout = (tuple(fields), clean)
+        if layout != self._clean_layout:  # not the attribute layout of the last event: check it
+            extras = fields.keys() - self._skip_fields  # what merge_record_extra would look at
+            # exactly the clean fields and CLEAN_FIELDS_ATTR itself, none a head or private name
+            if len(extras) != len(clean) + 1 or not extras.issuperset(clean) or not _plain(clean):
+                return None
+            self._clean_layout = layout  # one atomic store of a layout that passed
         redact_text = self.redactor.redact_text
         log_data: dict[str, Any] = {
             "timestamp": format_timestamp(record.created),
@@ -285,8 +243,7 @@ class RedactingJsonFormatter(BaseJsonFormatter):
         }
         for name in clean:  # a plain loop: cheaper than update(zip(...)) for a dozen fields
             log_data[name] = fields[name]
-        line = self._dumps(log_data)  # = serialize_log_record: no hook is overridden (_plain)
-        return self.prefix + line if self.prefix else line
+        return log_data
 
     def add_fields(
         self,
@@ -364,6 +321,10 @@ class RedactingJsonFormatter(BaseJsonFormatter):
                 "format_error": type(exc).__name__,
             }
         )
+
+
+_FORMAT: Final = RedactingJsonFormatter.format
+_APPEND_NEWLINE: Final = 0 if _orjson is None else _orjson.OPT_APPEND_NEWLINE
 
 
 @functools.lru_cache(maxsize=256)

@@ -212,8 +212,7 @@ class GenerationLogHandler(BatchAppender):
         a period boundary and every `recheck_interval` seconds.
         """
         try:
-            text = (self.formatter or self._default_formatter()).format(record)
-            data = (text + "\n").encode(self.wire_encoding, self.wire_errors)
+            data = self.format_line(record)
         except Exception:
             self.handleError(record)
             return
@@ -282,6 +281,15 @@ class GenerationLogHandler(BatchAppender):
                 return fd
             live.forget()  # the lock file was replaced (directory removed): lock the new one
         raise OSError(f"the lock file {self.log_set.lock_path} keeps being replaced")
+
+    def format_line(self, record: logging.LogRecord) -> bytes:
+        """The record as one encoded line, newline included (what `emit` appends)."""
+        formatter = self.formatter or self._default_formatter()
+        if self.wire_encoding == "utf-8":
+            line = getattr(formatter, "format_line", None)  # RedactingJsonFormatter: bytes as is
+            if line is not None:
+                return line(record, self.wire_errors)  # type: ignore[no-any-return]
+        return (formatter.format(record) + "\n").encode(self.wire_encoding, self.wire_errors)
 
     def _default_formatter(self) -> logging.Formatter:
         from .formatter import RedactingJsonFormatter

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time
 from enum import Enum
+from itertools import filterfalse
 from types import FrameType
 from typing import Any, Optional, Union
 
@@ -29,6 +30,7 @@ from .walk import build_walkers as _walkers
 
 __all__ = ["DEFAULT_PATTERNS", "DEFAULT_SENSITIVE_KEYS", "Detector", "Redactor", "default_redactor"]
 
+_JUST_STR = frozenset({str})
 PatternLike = Union[str, "re.Pattern[str]", Detector]
 
 
@@ -130,6 +132,21 @@ class Redactor:
             return self._text.scrub(text if type(text) is str else _text_of(text))
         except Exception as exc:  # only when the call stack is exhausted: fail closed
             return f"<unredactable: {type(exc).__name__}>"
+
+    def all_clean(self, texts: list[str]) -> bool:
+        """Whether `redact_text` would return every one of `texts` unchanged (one batched check).
+
+        For a caller holding many strings it already validated (a generation's file names): a
+        C-speed look-up of the strings known clean, then one check of the others. Strings that
+        are not exact ``str`` (a subclass could hash or compare as it likes) make it say False.
+        """
+        if set(map(type, texts)) - _JUST_STR:
+            return False
+        fresh = list(filterfalse(self._text.memo.__contains__, texts))
+        try:
+            return not fresh or self._text.vet(fresh)
+        except Exception:  # only when the call stack is exhausted: the caller walks carefully
+            return False
 
     def _key_miss(self, k: object) -> tuple[str, bool, bool]:
         """(output key, sensitive, must go after the clean keys) for a key not in the caches."""

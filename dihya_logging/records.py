@@ -1,0 +1,114 @@
+"""`new_record`: the `logging.LogRecord` of an event, built at half the stdlib's cost.
+
+Floor 1 (standard library only). ``LogRecord.__init__`` recomputes, for every record, what does
+not change between the events of one thread: the file name and module of the call site (always
+``(dihya_logging)`` here), the process id and name, the argument checks. When the record factory
+is the stock `logging.LogRecord`, `new_record` copies a per-thread template made by the real
+``__init__`` and sets only what moves (time, thread name); otherwise it calls the factory.
+
+The template is checked once against a real record (same attributes, same values but the time):
+on a Python whose ``LogRecord`` grows something new, the fast path switches itself off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from typing import Any, Final, Optional
+
+__all__ = ["SOURCE_PATH", "new_record"]
+
+SOURCE_PATH: Final = "(dihya_logging)"
+"""``pathname`` of every event record: the call site is the helper, not the application."""
+
+_TIME_ATTRIBUTES: Final = frozenset({"created", "msecs", "relativeCreated"})
+_NS_CLOCK: Final = sys.version_info >= (3, 13)  # 3.13 derives the time fields from time_ns()
+_START: Final = logging._startTime  # type: ignore[attr-defined]
+
+_HAS_TASK_FLAG: Final = hasattr(logging, "logAsyncioTasks")  # Python 3.12+
+_templates: dict[int, dict[str, Any]] = {}  # thread ident -> attributes of a real record
+_fast: Optional[bool] = None  # None: not checked yet
+
+
+def _forget_templates() -> None:
+    """In a forked child the process id (and maybe its name) changed: start again."""
+    _templates.clear()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch
+    os.register_at_fork(after_in_child=_forget_templates)
+
+
+def _flags_default() -> bool:
+    """Whether logging records threads, processes and tasks as by default (the template does)."""
+    return bool(
+        logging.logThreads
+        and logging.logProcesses
+        and logging.logMultiprocessing
+        and (not _HAS_TASK_FLAG or logging.logAsyncioTasks)  # type: ignore[attr-defined]
+    )
+
+
+def _in_task() -> bool:
+    """Whether an asyncio event loop runs in this thread (3.12+ records the task's name)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and asyncio.events._get_running_loop() is not None
+
+
+def _real(name: str, level: int, msg: str) -> logging.LogRecord:
+    return logging.getLogRecordFactory()(name, level, SOURCE_PATH, 0, msg, (), None, None, None)
+
+
+def _check(record: logging.LogRecord, real: logging.LogRecord) -> bool:
+    """Whether ``record`` has the attributes of ``real``, with the same values but the time."""
+    mine, theirs = record.__dict__, real.__dict__
+    if mine.keys() != theirs.keys():
+        return False
+    return all(mine[k] == theirs[k] for k in mine if k not in _TIME_ATTRIBUTES) and all(
+        type(mine[k]) is type(theirs[k]) and abs(mine[k] - theirs[k]) < 60_000
+        for k in _TIME_ATTRIBUTES
+    )
+
+
+def new_record(name: str, level: int, msg: str) -> logging.LogRecord:
+    """A record as ``getLogRecordFactory()(name, level, "(dihya_logging)", 0, msg, (), None)``."""
+    global _fast
+    if (
+        _fast is False
+        or logging.getLogRecordFactory() is not logging.LogRecord
+        or not _flags_default()
+        or _in_task()
+    ):
+        return _real(name, level, msg)
+    ident = threading.get_ident()
+    template = _templates.get(ident)
+    if template is None:
+        if len(_templates) > 1024:  # threads come and go: keep the cache small
+            _templates.clear()
+        template = _templates[ident] = _real(name, level, msg).__dict__.copy()
+    record = logging.LogRecord.__new__(logging.LogRecord)
+    attributes = record.__dict__
+    attributes.update(template)
+    attributes["name"] = name
+    attributes["msg"] = msg
+    attributes["levelno"] = level
+    attributes["levelname"] = logging.getLevelName(level)  # addLevelName may rename it any time
+    if _NS_CLOCK:  # pragma: no cover - Python 3.13+: the time fields derive from time_ns()
+        ns = time.time_ns()
+        attributes["created"] = ns / 1e9
+        attributes["msecs"] = (ns % 1_000_000_000) // 1_000_000 + 0.0
+        attributes["relativeCreated"] = (ns - _START) / 1e6
+    else:  # exactly as LogRecord.__init__ computes them
+        now = time.time()
+        attributes["created"] = now
+        attributes["msecs"] = int((now - int(now)) * 1000) + 0.0
+        attributes["relativeCreated"] = (now - _START) * 1000
+    attributes["threadName"] = threading.current_thread().name
+    if _fast is None:
+        _fast = _check(record, _real(name, level, msg))
+        if not _fast:
+            return _real(name, level, msg)
+    return record
