@@ -41,7 +41,7 @@ CATEGORIES = (
     ),
     ("logging dispatch (handle, filter, callHandlers)", ("logging/__init__.py",)),
 )
-_SYSCALLS = ("posix.write", "posix.lstat", "fcntl.flock", "posix.pread", "acquire", "release")
+_SYSCALLS = ("posix.write", "posix.lseek", "posix.pread", "fcntl.flock", "posix.pread", "acquire", "release")
 
 
 def _category(func: Func) -> str | None:
@@ -130,44 +130,46 @@ def stage_timings(calls: int) -> list[tuple[str, float]]:
         for _ in range(2000):
             call()
         out.append(("whole call: log_generation_event end to end", _time(call, calls)))
-        real_log_event = events.log_event
+        real_emit = events._emit
         seen: dict[str, Any] = {}
 
-        def fake(event: str, fields: Any, extra: Any = None, **_: Any) -> dict[str, Any]:
-            seen.update(event=event, fields=fields, extra=extra)
-            return {}
+        def fake(target: Any, level: int, event: str, clean: dict[str, Any]) -> dict[str, Any]:
+            seen.update(event=event, clean=clean)
+            return clean
 
-        events.log_event = fake
+        events._emit = fake  # type: ignore[assignment]
         try:
-            out.append(("events.py validation (log_generation_event body)", _time(call, calls)))
+            out.append(
+                (
+                    "validation + redaction (log_generation_event before the record)",
+                    _time(call, calls),
+                )
+            )
         finally:
-            events.log_event = real_log_event
-        extra = seen["extra"] or {}
-        payload = {"event": seen["event"], **seen["fields"], **extra}
+            events._emit = real_emit  # type: ignore[assignment]
+        clean = seen["clean"]
+        extra = {k: v for k, v in clean.items() if k in ("request", "generator")}
+        payload = dict(clean)
         redact, renew = default_redactor().redact, Renewer(extra["request"])
 
         def redact_new() -> Any:
             renew()
             return redact(payload)
 
-        out.append(("redaction of the payload, new request id", _time(redact_new, calls)))
+        out.append(("  for scale: a full redaction walk, new request id", _time(redact_new, calls)))
         out.append(("  same payload again (warm memo)", _time(lambda: redact(payload), calls)))
         capture = _Capture()
         logger.handlers[:], saved = [capture], logger.handlers[:]
         call()
         record = capture.record
         assert record is not None
-        clean = {key: record.__dict__[key] for key in payload if key in record.__dict__}
-        mark = {k: v for k, v in record.__dict__.items() if k.startswith("_dihya")}
 
         def make() -> logging.LogRecord:
-            made = logger.makeRecord(
-                logger.name, logging.INFO, "(dihya_logging)", 0, "generation", (), None, extra=clean
-            )
-            made.__dict__.update(mark)
+            made, fields = events._make_record(logger, logging.INFO, "generation", dict(clean))
+            made.__dict__[events.CLEAN_FIELDS_ATTR] = events.CleanFields(fields)
             return made
 
-        out.append(("LogRecord creation (makeRecord with extra)", _time(make, calls)))
+        out.append(("LogRecord creation + clean mark", _time(make, calls)))
         logger.handlers[:] = [_Silent()]
         out.append(
             (
@@ -205,12 +207,14 @@ def stage_timings(calls: int) -> list[tuple[str, float]]:
         handler.setFormatter(_Fixed(text))
         out.append(
             (
-                "handler.handle with a fixed line (filter, locks, lstat, write)",
+                "handler.handle with a fixed line (filter, locks, pread, lseek, write)",
                 _time(lambda: handler.handle(record), calls),
             )
         )
         handler.setFormatter(formatter)
         fd = os.open(os.path.join(directory, "raw.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        fd2 = os.open(os.path.join(directory, "raw.lock"), os.O_RDWR | os.O_CREAT)
+        os.write(fd2, bytes(8))
         data = (text + "\n").encode()
         out.append(("  of which os.write alone", _time(lambda: os.write(fd, data), calls)))
 
@@ -219,8 +223,9 @@ def stage_timings(calls: int) -> list[tuple[str, float]]:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
         out.append(("  of which flock LOCK_EX + LOCK_UN", _time(lock_pair, calls)))
-        path = os.path.join(directory, "raw.log")
-        out.append(("  of which os.lstat", _time(lambda: os.lstat(path), calls)))
+        out.append(("  of which pread (generation)", _time(lambda: os.pread(fd2, 8, 0), calls)))
+        out.append(("  of which lseek (size)", _time(lambda: os.lseek(fd, 0, os.SEEK_END), calls)))
+        os.close(fd2)
         os.close(fd)
         _detach(logger)
     return out

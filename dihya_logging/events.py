@@ -69,7 +69,7 @@ def _cap(text: str) -> str:
 def _text(name: str, value: object, *, required: bool = False) -> str | None:
     """Validate an optional metadata string (clear TypeError/ValueError), capped in length."""
     if type(value) is str and not required:  # the usual case first
-        return _cap(value)
+        return value if len(value) <= MAX_TEXT_LENGTH else _cap(value)
     if value is None:
         if required:
             raise TypeError(f"{name} is required")

@@ -130,6 +130,7 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             )
         self.json_backend = "orjson" if self._dumps is _dumps_orjson else "json"
         self._clean_layout: tuple[tuple[str, ...], _Names] = ((), ())
+        self._last_head: tuple[str, ...] = ("",) * 6  # level, logger, message, then redacted
         cls = type(self)
         self._plain = (  # nothing configured that the event fast path would skip
             not self.defaults
@@ -234,12 +235,16 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             if len(extras) != len(clean) + 1 or not extras.issuperset(clean) or not _plain(clean):
                 return None
             self._clean_layout = layout  # one atomic store of a layout that passed
-        redact_text = self.redactor.redact_text
+        head = (record.levelname, record.name, record.message)
+        last = self._last_head  # the same three texts as the last event (by identity): reuse
+        if head[0] is not last[0] or head[1] is not last[1] or head[2] is not last[2]:
+            redact_text = self.redactor.redact_text
+            last = self._last_head = (*head, *map(redact_text, head))
         log_data: dict[str, Any] = {
             "timestamp": format_timestamp(record.created),
-            "level": redact_text(record.levelname),
-            "logger": redact_text(record.name),
-            "message": redact_text(record.message),
+            "level": last[3],
+            "logger": last[4],
+            "message": last[5],
         }
         for name in clean:  # a plain loop: cheaper than update(zip(...)) for a dozen fields
             log_data[name] = fields[name]

@@ -16,12 +16,14 @@ import threading
 from fcntl import LOCK_EX, LOCK_UN, flock
 from os import SEEK_END, lseek, pread
 from time import time as _now
-from typing import TYPE_CHECKING, Any, Final, Optional, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Final, Optional, Union, cast
 
 from .batching import BatchAppender
 from .livefile import LiveFile
 from .logset import DEFAULT_FILE_MODE, LogSet, PathLike, bump_generation
 from .rotation import Rotator, TimeSchedule
+
+_LineMaker = Callable[[logging.LogRecord, str], bytes]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .integrity import Sealer
@@ -173,6 +175,7 @@ class GenerationLogHandler(BatchAppender):
         )
         self._live = LiveFile(self.log_set, file_mode)
         self._thread_lock = cast(threading.RLock, self.lock)
+        self._line_maker: tuple[Optional[logging.Formatter], Optional[_LineMaker]] = (None, None)
         self._size_limit = float(maxBytes) if maxBytes else float("inf")
         self._boundary = 0.0 if self._schedule is not None else float("inf")  # next period
         self._deadline = 0.0  # min(next path check, next period): one comparison per record
@@ -285,10 +288,17 @@ class GenerationLogHandler(BatchAppender):
     def format_line(self, record: logging.LogRecord) -> bytes:
         """The record as one encoded line, newline included (what `emit` appends)."""
         formatter = self.formatter or self._default_formatter()
-        if self.wire_encoding == "utf-8":
-            line = getattr(formatter, "format_line", None)  # RedactingJsonFormatter: bytes as is
-            if line is not None:
-                return line(record, self.wire_errors)  # type: ignore[no-any-return]
+        known, line = self._line_maker
+        if formatter is not known:  # a new formatter: does it write UTF-8 lines itself?
+            line = None
+            if self.wire_encoding == "utf-8":
+                from .formatter import RedactingJsonFormatter
+
+                if isinstance(formatter, RedactingJsonFormatter):
+                    line = formatter.format_line  # orjson's bytes as they are, on the fast path
+            self._line_maker = (formatter, line)
+        if line is not None:
+            return line(record, self.wire_errors)
         return (formatter.format(record) + "\n").encode(self.wire_encoding, self.wire_errors)
 
     def _default_formatter(self) -> logging.Formatter:
