@@ -147,10 +147,14 @@ class RedactingJsonFormatter(BaseJsonFormatter):
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as one redacted JSON line; never raises."""
         try:
-            data = self._clean_data(record)
-            if data is not None:
-                line = self._dumps(data)  # = serialize_log_record: no hook is overridden
-                return self.prefix + line if self.prefix else line
+            if self._dumps is _dumps_orjson:
+                raw = self._clean_bytes(record, b"")
+                if raw is not None:
+                    return self.prefix + raw.decode() if self.prefix else raw.decode()
+            else:
+                data = self._clean_data(record)
+                if data is not None:
+                    return self.prefix + self._dumps(data) if self.prefix else self._dumps(data)
             return self._format(record)
         except Exception as exc:  # the application must never crash because logging failed
             return self._fallback(record, exc)
@@ -158,19 +162,20 @@ class RedactingJsonFormatter(BaseJsonFormatter):
     def format_line(self, record: logging.LogRecord, errors: str = "strict") -> bytes:
         """`format` plus a newline, as UTF-8 bytes (what a file sink writes); never raises.
 
-        On the event fast path with orjson, its bytes go out as they are (no decode, no
-        encode); ``errors`` applies to the text a subclass's own ``format`` returns.
+        On the event fast path with orjson, the event's bytes go out as they are (no decode,
+        no encode); ``errors`` applies to the text a subclass's own ``format`` returns.
         """
         if self._dumps is _dumps_orjson and not self.prefix and type(self).format is _FORMAT:
-            # lone surrogates, a failing default: the full path below handles (and reports) it
+            # anything unexpected: the full path below handles (and reports) it
             with contextlib.suppress(Exception):
-                data = self._clean_data(record)
-                if data is not None:
-                    return _orjson.dumps(data, default=str, option=_APPEND_NEWLINE)
+                raw = self._clean_bytes(record, b"\n")
+                if raw is not None:
+                    return raw
         return (self.format(record) + "\n").encode("utf-8", errors)
 
-    def _clean_data(self, record: logging.LogRecord) -> dict[str, Any] | None:
-        """The fields of an untouched event record, when the fast path applies (else None)."""
+    def _fast_marker(self, record: logging.LogRecord) -> CleanFields | None:
+        """The record's `CleanFields` when the event fast path applies: a plain event record
+        whose only extra fields are the marked ones, untouched since; else None."""
         marker = getattr(record, CLEAN_FIELDS_ATTR, None)
         if (
             type(marker) is CleanFields
@@ -181,11 +186,59 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             and not record.exc_text
             and not record.stack_info
             and self.redactor is default_redactor()
+            and self._only_marked(record, marker.names)
             and marker.intact(record.__dict__)
         ):
             record.message = record.msg
-            return self._clean_fields(record, marker.names)
+            return marker
         return None
+
+    def _only_marked(self, record: logging.LogRecord, clean: _Names) -> bool:
+        """Whether the record's only extra fields are ``clean`` (and the mark itself)."""
+        fields = record.__dict__
+        layout = (tuple(fields), clean)
+        if layout != self._clean_layout:  # not the attribute layout of the last event: check it
+            extras = fields.keys() - self._skip_fields  # what merge_record_extra would look at
+            # exactly the clean fields and CLEAN_FIELDS_ATTR itself, none a head or private name
+            if len(extras) != len(clean) + 1 or not extras.issuperset(clean) or not _plain(clean):
+                return False
+            self._clean_layout = layout  # one atomic store of a layout that passed
+        return True
+
+    def _head(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The four head fields of a fast-path record (its texts redacted, cached by identity)."""
+        head = (record.levelname, record.name, record.message)
+        last = self._last_head  # the same three texts as the last event: reuse their redaction
+        if head[0] is not last[0] or head[1] is not last[1] or head[2] is not last[2]:
+            last = self._last_head = (*head, *map(self.redactor.redact_text, head))
+        return {
+            "timestamp": format_timestamp(record.created),
+            "level": last[3],
+            "logger": last[4],
+            "message": last[5],
+        }
+
+    def _clean_data(self, record: logging.LogRecord) -> dict[str, Any] | None:
+        """The event fast path as a dict (the standard library backend), or None."""
+        marker = self._fast_marker(record)
+        if marker is None:
+            return None
+        log_data = self._head(record)
+        fields = record.__dict__
+        for name in marker.names:  # a plain loop: cheaper than update(zip(...)) for a dozen
+            log_data[name] = fields[name]
+        return log_data
+
+    def _clean_bytes(self, record: logging.LogRecord, end: bytes) -> bytes | None:
+        """The event fast path with orjson: the head's JSON spliced with the mark's own bytes
+        (the fields exactly as redacted, proven unchanged), then ``end``; or None."""
+        marker = self._fast_marker(record)
+        if marker is None or marker.body is None:
+            return None
+        head = _orjson.dumps(self._head(record))
+        if len(marker.body) == 2:  # no fields: b"{}"
+            return head + end
+        return b"".join((head[:-1], b",", marker.body[1:], end))
 
     def _format(self, record: logging.LogRecord) -> str:
         marker = getattr(record, CLEAN_FIELDS_ATTR, None)
@@ -220,35 +273,6 @@ class RedactingJsonFormatter(BaseJsonFormatter):
         if not isinstance(log_data, dict):  # a redactor placeholder: never write a non-record
             raise TypeError(f"redaction returned {type(log_data).__name__}, not a record")
         return self.serialize_log_record(log_data)
-
-    def _clean_fields(self, record: logging.LogRecord, clean: _Names) -> dict[str, Any] | None:
-        """The event fast path: the same fields as the full pipeline, without re-walking them.
-
-        Used when the record's only extra fields are the ones `log_event` already redacted;
-        returns None (full pipeline) otherwise.
-        """
-        fields = record.__dict__
-        layout = (tuple(fields), clean)
-        if layout != self._clean_layout:  # not the attribute layout of the last event: check it
-            extras = fields.keys() - self._skip_fields  # what merge_record_extra would look at
-            # exactly the clean fields and CLEAN_FIELDS_ATTR itself, none a head or private name
-            if len(extras) != len(clean) + 1 or not extras.issuperset(clean) or not _plain(clean):
-                return None
-            self._clean_layout = layout  # one atomic store of a layout that passed
-        head = (record.levelname, record.name, record.message)
-        last = self._last_head  # the same three texts as the last event (by identity): reuse
-        if head[0] is not last[0] or head[1] is not last[1] or head[2] is not last[2]:
-            redact_text = self.redactor.redact_text
-            last = self._last_head = (*head, *map(redact_text, head))
-        log_data: dict[str, Any] = {
-            "timestamp": format_timestamp(record.created),
-            "level": last[3],
-            "logger": last[4],
-            "message": last[5],
-        }
-        for name in clean:  # a plain loop: cheaper than update(zip(...)) for a dozen fields
-            log_data[name] = fields[name]
-        return log_data
 
     def add_fields(
         self,
@@ -329,7 +353,6 @@ class RedactingJsonFormatter(BaseJsonFormatter):
 
 
 _FORMAT: Final = RedactingJsonFormatter.format
-_APPEND_NEWLINE: Final = 0 if _orjson is None else _orjson.OPT_APPEND_NEWLINE
 
 
 @functools.lru_cache(maxsize=256)
