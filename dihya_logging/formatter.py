@@ -224,6 +224,9 @@ class RedactingJsonFormatter(BaseJsonFormatter):
         if marker is None:
             return None
         log_data = self._head(record)
+        if marker.body is not None:  # what was redacted, not objects that merely serialise alike
+            log_data.update(_orjson.loads(marker.body))
+            return log_data
         fields = record.__dict__
         for name in marker.names:  # a plain loop: cheaper than update(zip(...)) for a dozen
             log_data[name] = fields[name]

@@ -12,6 +12,7 @@ on a Python whose ``LogRecord`` grows something new, the fast path switches itse
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -107,6 +108,10 @@ def new_record(name: str, level: int, msg: str) -> logging.LogRecord:
         attributes["msecs"] = int((now - int(now)) * 1000) + 0.0
         attributes["relativeCreated"] = (now - _START) * 1000
     attributes["threadName"] = threading.current_thread().name
+    process = sys.modules.get("multiprocessing")
+    if process is not None:  # a process may be renamed at run time too (LogRecord reads it)
+        with contextlib.suppress(Exception):  # as LogRecord does: keep what the template has
+            attributes["processName"] = process.current_process().name
     if _fast is None:
         _fast = _check(record, _real(name, level, msg))
         if not _fast:
