@@ -56,6 +56,14 @@ _RESERVED: Final = frozenset(
 
 
 _STD_MAKE_RECORD: Final = logging.Logger.makeRecord
+_STD_HANDLE: Final = logging.Logger.handle
+_STD_CALL_HANDLERS: Final = logging.Logger.callHandlers
+_STD_FILTER: Final = logging.Filterer.filter
+_STOCK_DISPATCH: Final = all(
+    getattr(f, "__module__", None) == "logging"
+    for f in (_STD_HANDLE, _STD_CALL_HANDLERS, _STD_FILTER)
+)
+"""Whether the dispatch functions are the standard library's (not wrapped by an APM, say)."""
 
 
 def _cap(text: str) -> str:
@@ -223,11 +231,33 @@ def _redacted(payload: dict[str, Any], event: str) -> dict[str, Any]:
     return cast("dict[str, Any]", clean)
 
 
+def _first_handler(target: logging.Logger, level: int) -> logging.Handler | None:
+    """The handler ``target.handle`` will give the record to before any other code can touch it:
+    the logger's first handler, when the logger has no filter and dispatches with the standard
+    library's own code (no subclass or patch of ``handle``/``callHandlers``/``filter``); else None.
+    """
+    handlers = target.handlers
+    if (
+        not handlers
+        or target.filters
+        or target.disabled
+        or type(target).handle is not _STD_HANDLE
+        or type(target).callHandlers is not _STD_CALL_HANDLERS
+        or type(target).filter is not _STD_FILTER
+        or not _STOCK_DISPATCH
+    ):
+        return None
+    first = handlers[0]
+    return first if level >= first.level else None
+
+
 def _emit(target: logging.Logger, level: int, event: str, clean: dict[str, Any]) -> dict[str, Any]:
     """Build the record of the redacted ``clean`` fields, hand it to ``target``, return it."""
     record, clean = _make_record(target, level, event, clean)
-    setattr(record, CLEAN_FIELDS_ATTR, CleanFields(clean))  # ordered, picklable
+    mark = CleanFields(clean)
+    setattr(record, CLEAN_FIELDS_ATTR, mark)  # ordered, picklable
     if target.isEnabledFor(level):
+        mark.first = _first_handler(target, level)
         target.handle(record)
     return {
         "timestamp": format_timestamp(record.created),

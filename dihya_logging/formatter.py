@@ -159,21 +159,32 @@ class RedactingJsonFormatter(BaseJsonFormatter):
         except Exception as exc:  # the application must never crash because logging failed
             return self._fallback(record, exc)
 
-    def format_line(self, record: logging.LogRecord, errors: str = "strict") -> bytes:
+    def format_line(
+        self, record: logging.LogRecord, errors: str = "strict", untouched: bool = False
+    ) -> bytes:
         """`format` plus a newline, as UTF-8 bytes (what a file sink writes); never raises.
 
         On the event fast path with orjson, the event's bytes go out as they are (no decode,
         no encode); ``errors`` applies to the text a subclass's own ``format`` returns.
+        ``untouched``: the caller is the handler `log_event` handed the record to first, with no
+        code able to edit it in between, so the mark need not prove the fields unchanged.
         """
         if self._dumps is _dumps_orjson and not self.prefix and type(self).format is _FORMAT:
             # anything unexpected: the full path below handles (and reports) it
             with contextlib.suppress(Exception):
-                raw = self._clean_bytes(record, b"\n")
+                raw = self._clean_bytes(record, b"\n", untouched)
                 if raw is not None:
                     return raw
+            try:  # the full pipeline (what `format` would do next)
+                text = self._format(record)
+            except Exception as exc:
+                text = self._fallback(record, exc)
+            return (text + "\n").encode("utf-8", errors)
         return (self.format(record) + "\n").encode("utf-8", errors)
 
-    def _fast_marker(self, record: logging.LogRecord) -> CleanFields | None:
+    def _fast_marker(
+        self, record: logging.LogRecord, untouched: bool = False
+    ) -> CleanFields | None:
         """The record's `CleanFields` when the event fast path applies: a plain event record
         whose only extra fields are the marked ones, untouched since; else None."""
         marker = getattr(record, CLEAN_FIELDS_ATTR, None)
@@ -187,7 +198,7 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             and not record.stack_info
             and self.redactor is default_redactor()
             and self._only_marked(record, marker.names)
-            and marker.intact(record.__dict__)
+            and (untouched or marker.intact(record.__dict__))
         ):
             record.message = record.msg
             return marker
@@ -232,10 +243,12 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             log_data[name] = fields[name]
         return log_data
 
-    def _clean_bytes(self, record: logging.LogRecord, end: bytes) -> bytes | None:
+    def _clean_bytes(
+        self, record: logging.LogRecord, end: bytes, untouched: bool = False
+    ) -> bytes | None:
         """The event fast path with orjson: the head's JSON spliced with the mark's own bytes
         (the fields exactly as redacted, proven unchanged), then ``end``; or None."""
-        marker = self._fast_marker(record)
+        marker = self._fast_marker(record, untouched)
         if marker is None or marker.body is None:
             return None
         head = _orjson.dumps(self._head(record))

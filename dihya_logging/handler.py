@@ -19,11 +19,12 @@ from time import time as _now
 from typing import TYPE_CHECKING, Any, Callable, Final, Optional, Union, cast
 
 from .batching import BatchAppender
+from .cleanmark import CLEAN_FIELDS_ATTR, CleanFields
 from .livefile import LiveFile
 from .logset import DEFAULT_FILE_MODE, LogSet, PathLike, bump_generation
 from .rotation import Rotator, TimeSchedule
 
-_LineMaker = Callable[[logging.LogRecord, str], bytes]
+_LineMaker = Callable[[logging.LogRecord, str, bool], bytes]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .integrity import Sealer
@@ -175,6 +176,8 @@ class GenerationLogHandler(BatchAppender):
         )
         self._live = LiveFile(self.log_set, file_mode)
         self._thread_lock = cast(threading.RLock, self.lock)
+        cls = type(self)  # our own dispatch: no subclass code runs before the formatter
+        self._stock = cls.handle is GenerationLogHandler.handle and cls.emit is _EMIT
         self._line_maker: tuple[Optional[logging.Formatter], Optional[_LineMaker]] = (None, None)
         self._size_limit = float(maxBytes) if maxBytes else float("inf")
         self._boundary = 0.0 if self._schedule is not None else float("inf")  # next period
@@ -298,7 +301,14 @@ class GenerationLogHandler(BatchAppender):
                     line = formatter.format_line  # orjson's bytes as they are, on the fast path
             self._line_maker = (formatter, line)
         if line is not None:
-            return line(record, self.wire_errors)
+            mark = record.__dict__.get(CLEAN_FIELDS_ATTR)
+            untouched = (  # straight from log_event: nothing could edit the record since
+                type(mark) is CleanFields
+                and mark.first is self
+                and self._stock
+                and not self.filters
+            )
+            return line(record, self.wire_errors, untouched)
         return (formatter.format(record) + "\n").encode(self.wire_encoding, self.wire_errors)
 
     def _default_formatter(self) -> logging.Formatter:
@@ -395,3 +405,6 @@ class GenerationLogHandler(BatchAppender):
 
     def __getstate__(self) -> Any:  # pragma: no cover - handlers are not meant to be pickled
         raise TypeError(f"{type(self).__name__} cannot be pickled")
+
+
+_EMIT: Final = GenerationLogHandler.emit

@@ -1,0 +1,190 @@
+"""The first-handler shortcut: the proof is skipped only when no code could edit the record.
+
+`log_event` names the handler that will see the record before any other code (no logger filter,
+stock dispatch); that `GenerationLogHandler` formats without re-proving the fields. Every other
+topology must still catch an edit: each test below puts code in between and scans the disk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers_leaks import GHP, SECRET, open_sink
+from helpers_leaks import assert_clean as _clean
+
+from dihya_logging import GenerationLogHandler, log_generation_event
+from dihya_logging.cleanmark import CLEAN_FIELDS_ATTR, CleanFields
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Iterator[tuple[logging.Logger, Path]]:
+    """A fresh logger writing through a GenerationLogHandler into tmp_path."""
+    with open_sink(tmp_path) as pair:
+        yield pair
+
+
+@pytest.fixture
+def proofs(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Records the mark's proofs (`CleanFields.intact` calls) and their answers."""
+    seen: list[bool] = []
+    real = CleanFields.intact
+
+    def counting(self: CleanFields, attributes: Any) -> bool:
+        seen.append(real(self, attributes))
+        return seen[-1]
+
+    monkeypatch.setattr(CleanFields, "intact", counting)
+    return seen
+
+
+def _edit(record: logging.LogRecord) -> None:
+    """What a careless filter or handler might do to an event record after it was redacted."""
+    record.files.append(f"x/{GHP}")  # type: ignore[attr-defined]
+    record.error = f"password={SECRET}"
+
+
+class _Editing(logging.Filter):
+    """A filter that edits the record (and lets it through)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _edit(record)
+        return True
+
+
+class _EditingHandler(logging.Handler):
+    """A handler that edits every record it sees (and writes nothing)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _edit(record)
+
+
+class _EditingSink(GenerationLogHandler):
+    """A sink subclass that edits the record before writing it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _edit(record)
+        super().emit(record)
+
+
+def _log(logger: logging.Logger) -> dict[str, Any]:
+    return log_generation_event("u1", {"project_name": "p"}, ["a.py"], logger=logger)
+
+
+def test_the_first_sink_skips_the_proof(
+    sink: tuple[logging.Logger, Path], proofs: list[bool]
+) -> None:
+    """Straight from log_event to the first handler: no proof is run, the line is the event."""
+    logger, root = sink
+    returned = _log(logger)
+    assert proofs == []
+    line = (root / "generation.log").read_text().strip()
+    assert '"files":["a.py"]' in line and '"project_name":"p"' in line
+    assert returned["files"] == ["a.py"]
+
+
+def test_a_logger_filter_brings_the_proof_back(
+    sink: tuple[logging.Logger, Path], proofs: list[bool]
+) -> None:
+    """With a logger filter in between, the mark is proven, fails, and the edit is redacted."""
+    logger, root = sink
+    logger.addFilter(_Editing())
+    _log(logger)
+    assert proofs and not any(proofs)  # proven (and found edited)
+    _clean(root, SECRET, GHP[4:])
+
+
+def test_a_handler_filter_brings_the_proof_back(
+    sink: tuple[logging.Logger, Path], proofs: list[bool]
+) -> None:
+    """A filter on the sink itself runs before the formatter: the proof runs and catches it."""
+    logger, root = sink
+    logger.handlers[0].addFilter(_Editing())
+    _log(logger)
+    assert proofs and not any(proofs)  # proven (and found edited)
+    _clean(root, SECRET, GHP[4:])
+
+
+def test_an_earlier_handler_is_not_trusted(
+    sink: tuple[logging.Logger, Path], proofs: list[bool]
+) -> None:
+    """A handler placed before the sink may edit the record: the sink proves it first."""
+    logger, root = sink
+    logger.handlers.insert(0, _EditingHandler())
+    _log(logger)
+    assert proofs and not any(proofs)  # proven (and found edited)
+    _clean(root, SECRET, GHP[4:])
+
+
+def test_a_sink_subclass_with_its_own_emit_is_not_trusted(
+    tmp_path: Path, proofs: list[bool]
+) -> None:
+    """A subclass's code runs before the formatter: the shortcut is off for it."""
+    logger = logging.getLogger("dihya.test.first_subclass")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    handler = _EditingSink(tmp_path / "generation.log")
+    logger.addHandler(handler)
+    try:
+        _log(logger)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    assert proofs and not any(proofs)  # proven (and found edited)
+    _clean(tmp_path, SECRET, GHP[4:])
+
+
+def test_a_logger_subclass_is_not_trusted(tmp_path: Path, proofs: list[bool]) -> None:
+    """A Logger subclass overriding handle() may edit the record: no handler is named first."""
+
+    class Editing(logging.Logger):
+        def handle(self, record: logging.LogRecord) -> None:
+            _edit(record)
+            super().handle(record)
+
+    logger = Editing("dihya.test.first_logger")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    handler = GenerationLogHandler(tmp_path / "generation.log")
+    logger.addHandler(handler)
+    try:
+        _log(logger)
+    finally:
+        handler.close()
+    assert proofs and not any(proofs)  # proven (and found edited)
+    _clean(tmp_path, SECRET, GHP[4:])
+
+
+def test_a_patched_dispatch_is_not_trusted(
+    sink: tuple[logging.Logger, Path], proofs: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """callHandlers wrapped after import (as an APM agent does): no handler is named first."""
+    logger, root = sink
+    real = logging.Logger.callHandlers
+
+    def wrapped(self: logging.Logger, record: logging.LogRecord) -> None:
+        _edit(record)
+        real(self, record)
+
+    monkeypatch.setattr(logging.Logger, "callHandlers", wrapped)
+    _log(logger)
+    assert proofs and not any(proofs)  # proven (and found edited)
+    _clean(root, SECRET, GHP[4:])
+
+
+def test_a_sink_above_the_level_is_not_named(sink: tuple[logging.Logger, Path]) -> None:
+    """When the first handler's level skips the record, nobody is named first."""
+    logger, _root = sink
+    marks: list[CleanFields] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            marks.append(getattr(record, CLEAN_FIELDS_ATTR))
+
+    logger.handlers[0].setLevel(logging.ERROR)
+    logger.addHandler(Keep())
+    _log(logger)
+    assert len(marks) == 1 and marks[0].first is None
