@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 TEST_PLUGIN := tests/plugins/dihya_test_exporter
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck pytest postgres-setup test-oldest bench clean
+.PHONY: demo test check lint typecheck pytest postgres-setup test-oldest test-newest bench clean
 
 $(STAMP): pyproject.toml setup.cfg
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,15 @@ test-oldest: postgres-setup
 	$(VENV_OLDEST)/bin/python -m pip --disable-pip-version-check -q install -e '.[fast,test,postgres]' -e $(TEST_PLUGIN) && \
 	$(VENV_OLDEST)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+# ... and on the newest this machine has (3.13): the record template follows each version.
+NEWEST_PYTHON ?= $(shell ls -1d $$HOME/.pyenv/versions/3.13.*/bin/python 2>/dev/null | tail -n 1)
+VENV_NEWEST ?= .venv-py313
+test-newest: postgres-setup
+	@if [ -z "$(NEWEST_PYTHON)" ]; then echo "test-newest: no Python 3.13 here, skipped"; exit 0; fi; \
+	test -x $(VENV_NEWEST)/bin/python || $(NEWEST_PYTHON) -m venv $(VENV_NEWEST); \
+	$(VENV_NEWEST)/bin/python -m pip --disable-pip-version-check -q install -e '.[fast,test,postgres]' -e $(TEST_PLUGIN) && \
+	$(VENV_NEWEST)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
 # Server binaries for the PostgreSQL tests (installs Debian's postgresql when missing).
 postgres-setup:
 	.ci/postgres.sh
@@ -50,4 +59,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(VENV_OLDEST) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV_OLDEST) $(VENV_NEWEST) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -36,12 +36,12 @@ CATEGORIES = (
     ("formatter (dihya + python-json-logger)", ("dihya_logging/formatter.py", "pythonjsonlogger")),
     ("serialisation (orjson.dumps, decode/encode)", ("orjson.dumps", "'decode'", "'encode'")),
     (
-        "handler (lock, flock, lstat, write)",
+        "handler (lock, flock, pread, lseek, write)",
         ("dihya_logging/handler.py", "dihya_logging/logset.py", "dihya_logging/rotation.py"),
     ),
     ("logging dispatch (handle, filter, callHandlers)", ("logging/__init__.py",)),
 )
-_SYSCALLS = ("posix.write", "posix.lseek", "posix.pread", "fcntl.flock", "posix.pread", "acquire", "release")
+_SYSCALLS = ("posix.write", "posix.lseek", "posix.pread", "fcntl.flock", "acquire", "release")
 
 
 def _category(func: Func) -> str | None:
@@ -50,7 +50,7 @@ def _category(func: Func) -> str | None:
         if any(needle in text for needle in needles):
             return name
     if any(needle in text for needle in _SYSCALLS):
-        return "handler (lock, flock, lstat, write)"
+        return "handler (lock, flock, pread, lseek, write)"
     return None
 
 

@@ -4,10 +4,13 @@ Floor 1 (standard library only). ``LogRecord.__init__`` recomputes, for every re
 not change between the events of one thread: the file name and module of the call site (always
 ``(dihya_logging)`` here), the process id and name, the argument checks. When the record factory
 is the stock `logging.LogRecord`, `new_record` copies a per-thread template made by the real
-``__init__`` and sets only what moves (time, thread name); otherwise it calls the factory.
+``__init__`` and sets only what moves (time, thread and process names); otherwise it calls the
+factory.
 
-The template is checked once against a real record (same attributes, same values but the time):
-on a Python whose ``LogRecord`` grows something new, the fast path switches itself off.
+The time fields are computed as this Python's ``LogRecord.__init__`` computes them: the variant
+(3.9's float milliseconds, gh-89047's whole ones, 3.13's nanosecond clock) is read once from its
+source. The template is checked once against a real record (same attributes, same values but
+the time): on a Python whose ``LogRecord`` differs in any way, the fast path switches itself off.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ SOURCE_PATH: Final = "(dihya_logging)"
 """``pathname`` of every event record: the call site is the helper, not the application."""
 
 _TIME_ATTRIBUTES: Final = frozenset({"created", "msecs", "relativeCreated"})
-_NS_CLOCK: Final = sys.version_info >= (3, 13)  # 3.13 derives the time fields from time_ns()
 _START: Final = logging._startTime  # type: ignore[attr-defined]
 
 _HAS_TASK_FLAG: Final = hasattr(logging, "logAsyncioTasks")  # Python 3.12+
@@ -60,6 +62,44 @@ def _in_task() -> bool:
     return asyncio is not None and asyncio.events._get_running_loop() is not None
 
 
+def _clock_variant() -> str | None:
+    """Which of the known ``LogRecord.__init__`` time computations this Python runs (read from
+    its source); None when unknown or unreadable: the fast path then stays off."""
+    import inspect  # once, on the first record: not worth its import time for every user
+
+    try:
+        source = inspect.getsource(logging.LogRecord.__init__)
+    except (OSError, TypeError):
+        return None
+    if "(ct % 1_000_000_000) // 1_000_000 + 0.0" in source and "msecs == 999.0" in source:
+        return "ns"  # 3.13+: time_ns(), with the round-up correction
+    if "int((ct - int(ct)) * 1000) + 0.0" in source:
+        return "int"
+    if "self.msecs = (ct - int(ct)) * 1000" in source:
+        return "float"  # 3.9 and early 3.10 (before gh-89047)
+    return None
+
+
+_CLOCK: Optional[str] = None  # read on the first record (reading the source takes a few ms)
+
+
+def _set_time(attributes: dict[str, Any]) -> None:
+    """The time fields as the other known ``LogRecord.__init__`` variants compute them."""
+    if _CLOCK == "ns":
+        ns = time.time_ns()
+        created = attributes["created"] = ns / 1e9
+        msecs = (ns % 1_000_000_000) // 1_000_000 + 0.0
+        if msecs == 999.0 and int(created) != ns // 1_000_000_000:
+            msecs = 0.0  # the ns -> s conversion rounded up
+        attributes["msecs"] = msecs
+        attributes["relativeCreated"] = (ns - _START) / 1e6
+    else:  # "float"
+        now = time.time()
+        attributes["created"] = now
+        attributes["msecs"] = (now - int(now)) * 1000
+        attributes["relativeCreated"] = (now - _START) * 1000
+
+
 def _real(name: str, level: int, msg: str) -> logging.LogRecord:
     return logging.getLogRecordFactory()(name, level, SOURCE_PATH, 0, msg, (), None, None, None)
 
@@ -77,7 +117,11 @@ def _check(record: logging.LogRecord, real: logging.LogRecord) -> bool:
 
 def new_record(name: str, level: int, msg: str) -> logging.LogRecord:
     """A record as ``getLogRecordFactory()(name, level, "(dihya_logging)", 0, msg, (), None)``."""
-    global _fast
+    global _fast, _CLOCK
+    if _fast is None and _CLOCK is None:
+        _CLOCK = _clock_variant()
+        if _CLOCK is None:
+            _fast = False
     if (
         _fast is False
         or logging.getLogRecordFactory() is not logging.LogRecord
@@ -97,16 +141,13 @@ def new_record(name: str, level: int, msg: str) -> logging.LogRecord:
     attributes["msg"] = msg
     attributes["levelno"] = level
     attributes["levelname"] = logging.getLevelName(level)  # addLevelName may rename it any time
-    if _NS_CLOCK:  # pragma: no cover - Python 3.13+: the time fields derive from time_ns()
-        ns = time.time_ns()
-        attributes["created"] = ns / 1e9
-        attributes["msecs"] = (ns % 1_000_000_000) // 1_000_000 + 0.0
-        attributes["relativeCreated"] = (ns - _START) / 1e6
-    else:  # exactly as LogRecord.__init__ computes them
+    if _CLOCK == "int":  # Python 3.10.x (later patch levels), 3.11, 3.12
         now = time.time()
         attributes["created"] = now
         attributes["msecs"] = int((now - int(now)) * 1000) + 0.0
         attributes["relativeCreated"] = (now - _START) * 1000
+    else:
+        _set_time(attributes)
     attributes["threadName"] = threading.current_thread().name
     process = sys.modules.get("multiprocessing")
     if process is not None:  # a process may be renamed at run time too (LogRecord reads it)
