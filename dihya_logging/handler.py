@@ -23,6 +23,7 @@ from .cleanmark import CLEAN_FIELDS_ATTR, CleanFields
 from .livefile import LiveFile
 from .logset import DEFAULT_FILE_MODE, LogSet, PathLike, bump_generation
 from .rotation import Rotator, TimeSchedule
+from .wire import FSYNC_POLICIES, JSON_ESCAPE, FsyncPolicy, fsync_settings
 
 _LineMaker = Callable[[logging.LogRecord, str, bool], bytes]
 
@@ -31,46 +32,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ENV_CHAIN_KEY", "FSYNC_POLICIES", "JSON_ESCAPE", "FsyncPolicy", "GenerationLogHandler"]
 
-FsyncPolicy = Union[str, int]
-FSYNC_POLICIES: Final = ("never", "rotate", "always")
 ENV_CHAIN_KEY: Final = "DIHYA_CHAIN_KEY"
 
 _sync_data = getattr(os, "fdatasync", os.fsync)
-
-
-def _json_escape(error: UnicodeError) -> tuple[str, int]:
-    """Codec error handler: characters the encoding lacks become JSON ``\\uXXXX`` escapes, so
-    a line stays valid JSON (``backslashreplace``'s ``\\xe9`` would make readers skip it)."""
-    if not isinstance(error, UnicodeEncodeError):
-        raise error
-    escaped = []
-    for char in error.object[error.start : error.end]:
-        code = ord(char)
-        if code > 0xFFFF:  # a surrogate pair, as JSON spells characters beyond the BMP
-            code -= 0x10000
-            escaped.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
-        else:
-            escaped.append(f"\\u{code:04x}")
-    return "".join(escaped), error.end
-
-
-JSON_ESCAPE: Final = "dihya-json-escape"
-codecs.register_error(JSON_ESCAPE, _json_escape)
-
-
-def _fsync_settings(policy: FsyncPolicy) -> tuple[int, bool]:
-    """``(sync every N records or 0, sync at rotation and close)`` for an fsync policy."""
-    if isinstance(policy, str) and policy.strip().isdigit():
-        policy = int(policy)
-    if isinstance(policy, bool) or not isinstance(policy, (str, int)):
-        raise ValueError(f"fsync must be 'never', 'rotate', 'always' or an int, got {policy!r}")
-    if isinstance(policy, int):
-        if policy < 1:
-            raise ValueError(f"fsync every N records needs N >= 1, got {policy}")
-        return policy, True
-    if policy not in FSYNC_POLICIES:
-        raise ValueError(f"fsync must be 'never', 'rotate', 'always' or an int, got {policy!r}")
-    return (1 if policy == "always" else 0), policy != "never"
 
 
 class GenerationLogHandler(BatchAppender):
@@ -162,7 +126,7 @@ class GenerationLogHandler(BatchAppender):
         self.retention_days = retention_days
         self.file_mode = file_mode
         self.fsync = fsync
-        self._sync_every, self._sync_on_rotate = _fsync_settings(fsync)
+        self._sync_every, self._sync_on_rotate = fsync_settings(fsync)
         self._schedule = TimeSchedule(when, interval) if when else None
         self._sealer: Optional[Sealer] = self._make_sealer(chain_key) if chain else None
         self._rotator = Rotator(
