@@ -12,7 +12,7 @@ in C (an edit deeper than one level inside a nested container is then not seen).
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from itertools import repeat
 from typing import Any, Final, Optional
 
@@ -57,8 +57,8 @@ class CleanFields:
         self.first: object = None
         """The handler `log_event` saw the record go to first, with no code able to touch it in
         between (no logger or handler filter, stock dispatch); that handler may skip the proof."""
-        self._containers: list[Any] = []
-        self._copies: list[Any] = []
+        self._containers: Sequence[Any] = ()
+        self._copies: Sequence[Any] = ()
         if _orjson is not None:
             try:
                 self.body = _orjson.dumps(fields)

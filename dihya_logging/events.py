@@ -176,18 +176,23 @@ def _resolve_logger(logger: logging.Logger | str | None) -> logging.Logger:
 
 
 def _make_record(
-    target: logging.Logger, level: int, event: str, clean: dict[str, Any]
+    target: logging.Logger, level: int, event: str, clean: dict[str, Any], vetted: bool = False
 ) -> tuple[logging.LogRecord, dict[str, Any]]:
     """A record carrying ``clean`` as attributes, like ``makeRecord(..., extra=clean)``.
 
     A key that would overwrite an attribute of the record (one a custom record factory added,
-    say) is kept as ``extra_<key>`` instead of raising the stdlib's KeyError.
+    say) is kept as ``extra_<key>`` instead of raising the stdlib's KeyError. ``vetted``: no key
+    of ``clean`` is a stock LogRecord attribute, so a stock record needs no check.
     """
-    if type(target).makeRecord is _STD_MAKE_RECORD:
+    stock = type(target).makeRecord is _STD_MAKE_RECORD
+    if stock:
         record = new_record(target.name, level, event)
     else:
         record = target.makeRecord(target.name, level, SOURCE_PATH, 0, event, (), None)
     attributes = record.__dict__
+    if vetted and stock and logging.getLogRecordFactory() is logging.LogRecord:
+        attributes.update(clean)
+        return record, clean
     if not attributes.keys().isdisjoint(clean) or "message" in clean or "asctime" in clean:
         renamed: dict[str, Any] = {}
         for key, value in clean.items():
@@ -222,7 +227,29 @@ def _renamed_extra(taken: Mapping[str, Any], extra: Mapping[str, Any] | None) ->
     return out
 
 
-def _redacted(payload: dict[str, Any], event: str) -> dict[str, Any]:
+_GENERATION_FIELDS: Final = dict.fromkeys(
+    ("event", "user_id", "project_name", "stack", "files", "files_count", "plugins")
+) | dict.fromkeys(("template", "status", "error", "files_truncated"))
+"""Every field a generation event may carry before its extras."""
+_plain_extra_keys: set[tuple[str, ...]] = set()  # key tuples that needed no renaming
+_JUST_STR: Final = frozenset({str})
+
+
+def _generation_extra(extra: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`_renamed_extra` for a generation event; a dict whose keys were already seen to need no
+    renaming (plain strings, none reserved) is used as it is (the redactor copies it)."""
+    keys = tuple(extra) if type(extra) is dict else None
+    if keys is not None and keys in _plain_extra_keys and _JUST_STR.issuperset(map(type, keys)):
+        return extra
+    out = _renamed_extra(_GENERATION_FIELDS, extra)
+    if keys is not None and tuple(out) == keys and _JUST_STR.issuperset(map(type, keys)):
+        if len(_plain_extra_keys) >= 256:
+            _plain_extra_keys.clear()
+        _plain_extra_keys.add(keys)
+    return out
+
+
+def _redacted(payload: Mapping[str, Any], event: str) -> dict[str, Any]:
     """``payload`` through the default redactor; its placeholder (stack exhausted) becomes a
     minimal record saying so."""
     clean = default_redactor().redact(payload)
@@ -251,9 +278,11 @@ def _first_handler(target: logging.Logger, level: int) -> logging.Handler | None
     return first if level >= first.level else None
 
 
-def _emit(target: logging.Logger, level: int, event: str, clean: dict[str, Any]) -> dict[str, Any]:
+def _emit(
+    target: logging.Logger, level: int, event: str, clean: dict[str, Any], vetted: bool = False
+) -> dict[str, Any]:
     """Build the record of the redacted ``clean`` fields, hand it to ``target``, return it."""
-    record, clean = _make_record(target, level, event, clean)
+    record, clean = _make_record(target, level, event, clean, vetted)
     mark = CleanFields(clean)
     setattr(record, CLEAN_FIELDS_ATTR, mark)  # ordered, picklable
     if target.isEnabledFor(level):
@@ -342,7 +371,7 @@ def log_generation_event(
     texts = [*files, *plugins, user or "", project or "", stack or "", template or ""]
     if not redactor.all_clean(texts):
         fields = _redacted(fields, EVENT_GENERATION)
-    extras = _renamed_extra(fields, extra)
-    if extras:
-        fields.update(_redacted(extras, EVENT_GENERATION))
-    return _emit(target, logging.INFO, EVENT_GENERATION, fields)
+    if extra:
+        fields.update(_redacted(_generation_extra(extra), EVENT_GENERATION))
+    # generation fields and renamed extras never take a LogRecord attribute's name
+    return _emit(target, logging.INFO, EVENT_GENERATION, fields, vetted=True)

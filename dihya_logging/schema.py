@@ -83,6 +83,10 @@ _last_stamp: tuple[float, str] = (float("nan"), "")  # NaN: equal to nothing
 """The text of the last second formatted: one tuple, replaced whole (safe across threads)."""
 
 
+_MILLIS: Final = tuple(f".{ms:03d}Z" for ms in range(1000))
+"""The end of every timestamp, ``.000Z`` to ``.999Z``, made once."""
+
+
 def format_timestamp(created: float) -> str:
     """Format a Unix time as UTC ISO 8601 with milliseconds (truncated) and a trailing ``Z``.
 
@@ -104,7 +108,7 @@ def format_timestamp(created: float) -> str:
     else:
         text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
         _second_text = (seconds, text)
-    stamp = f"{text}.{micros // 1000:03d}Z"
+    stamp = text + _MILLIS[micros // 1000]
     _last_stamp = (created, stamp)
     return stamp
 

@@ -247,3 +247,29 @@ def test_the_batched_check_equals_a_full_redaction(
     }
     expected = default_redactor().redact(built)
     assert {key: returned[key] for key in expected} == expected
+
+
+class _Key(str):
+    """A str subclass posing as a plain key (its text is what the record must use)."""
+
+
+@pytest.mark.parametrize(
+    "second",
+    [{"msg": "m", "note": "n"}, {"user_id": "u", "note": "n"}, {_Key("note"): "n", "x": 1}],
+    ids=["stock attribute", "generation field", "str subclass key"],
+)
+def test_remembered_extra_keys_never_let_a_clash_through(
+    sink: tuple[logging.Logger, io.StringIO, Capture], second: dict[str, Any]
+) -> None:
+    """After plain extra keys are remembered, a clashing or odd key set is still renamed/checked."""
+    logger, stream, keeper = sink
+    for _ in range(2):  # the second call takes the remembered (cached) path
+        log_generation_event("user_1", {}, [], extra={"note": "a", "x": 1}, logger=logger)
+    returned = log_generation_event("user_1", {}, [], extra=second, logger=logger)
+    record = keeper.records[-1]
+    assert record.msg == "generation" and returned["user_id"] == "user_1"
+    for key, value in second.items():
+        name = str.__str__(key)
+        kept = name if name in ("note", "x") else f"extra_{name}"
+        assert returned[kept] == value and type(next(k for k in returned if k == kept)) is str
+    assert json.loads(stream.getvalue().splitlines()[-1]) == returned
