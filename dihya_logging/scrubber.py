@@ -70,8 +70,10 @@ def build_trigger(literals: Iterable[tuple[str, bool]]) -> re.Pattern[str]:
         body = f"(?i:{body})" if ci else body
         for a in {rev[i].lower(), rev[i].upper()} if ci else {rev[i]}:
             by_anchor.setdefault(a, []).append(body)
-    for sep in _SEPARATORS:
-        by_anchor.setdefault(sep[0], []).append(re.escape(sep[1:]) + _KV_TAIL)
+    for sep in _SEPARATORS:  # anchored on their rarest character too (`%`, not `a` of `a3%`)
+        i = _anchor(sep, False)
+        body = (f"(?<={re.escape(sep[: i + 1])})" if i else "") + re.escape(sep[i + 1 :])
+        by_anchor.setdefault(sep[i], []).append(body + _KV_TAIL)
     order = sorted(by_anchor, key=lambda a: -_RARITY.find(a))
     alternatives = (re.escape(a) + "(?:" + "|".join(by_anchor[a]) + ")" for a in order)
     return re.compile("|".join(alternatives), re.ASCII)
