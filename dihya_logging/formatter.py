@@ -301,6 +301,17 @@ class RedactingJsonFormatter(BaseJsonFormatter):
         log_data["level"] = record.levelname
         log_data["logger"] = record.name
         log_data["message"] = record.message
+        if self._plain and not message_dict:  # nothing configured: python-json-logger's merge
+            skip = self._skip_fields  # of the record's extras, in one pass (same keys, order)
+            for key, value in record.__dict__.items():
+                if key in skip or key[:1] == "_":
+                    continue
+                if key in _HEAD:
+                    if value is None or value == log_data[key]:
+                        continue
+                    key = free_key(log_data, key)
+                log_data[key] = value
+            return
         fields: dict[str, Any] = {}
         super().add_fields(fields, record, message_dict)
         for source, target in self.rename_fields.items():  # a rename must not unmask a secret

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dihya_logging.events import log_event, log_generation_event
 from dihya_logging.formatter import RedactingJsonFormatter
@@ -166,3 +168,27 @@ def test_a_pickled_event_record_is_redacted_again_not_trusted() -> None:
     line = json.loads(RedactingJsonFormatter().format(copy))
     assert line["user_id"] == "u1"
     assert "hunter2-Sup3r" not in line["error"]
+
+
+_EXTRA_KEYS = st.sampled_from(
+    (
+        *("note", "level", "logger", "message", "timestamp", "_private", "request"),
+        *("extra_level", "password", "files", "a b", "", "ümlaut"),
+    )
+)
+_EXTRA_VALUES = st.one_of(
+    st.none(), st.text(max_size=8), st.integers(), st.sampled_from(["generation", "INFO", "bench"])
+)  # the last ones equal the head fields' values: a clash that is not one
+
+
+@settings(max_examples=300, deadline=None)
+@given(extra=st.dictionaries(_EXTRA_KEYS, _EXTRA_VALUES, max_size=6))
+def test_the_one_pass_merge_equals_python_json_loggers(extra: dict[str, Any]) -> None:
+    """With nothing configured, the one-pass merge of the extras writes what python-json-
+    logger's merge_record_extra plus the head-clash rule write: same keys, order and values."""
+    plain = RedactingJsonFormatter()
+    full = RedactingJsonFormatter()
+    full._plain = False  # the inherited add_fields path
+    record = logging.LogRecord("bench", logging.INFO, "x.py", 1, "generation", (), None)
+    record.__dict__.update(extra)  # as `extra=` would, bypassing makeRecord's clash check
+    assert plain.format(record) == full.format(record)
