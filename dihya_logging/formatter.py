@@ -15,7 +15,6 @@ Floor 2. The pipeline is python-json-logger's own — ``format`` → ``add_field
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
@@ -130,7 +129,7 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             )
         self.json_backend = "orjson" if self._dumps is _dumps_orjson else "json"
         self._clean_layout: tuple[tuple[str, ...], _Names] = ((), ())
-        self._last_head: tuple[str, ...] = ("",) * 6  # level, logger, message, then redacted
+        self._last_head: tuple[Any, ...] = ("",) * 6 + (b"",)  # see _head_texts
         cls = type(self)
         self._plain = (  # nothing configured that the event fast path would skip
             not self.defaults
@@ -170,11 +169,12 @@ class RedactingJsonFormatter(BaseJsonFormatter):
         code able to edit it in between, so the mark need not prove the fields unchanged.
         """
         if self._dumps is _dumps_orjson and not self.prefix and type(self).format is _FORMAT:
-            # anything unexpected: the full path below handles (and reports) it
-            with contextlib.suppress(Exception):
+            try:  # anything unexpected: the full path below handles (and reports) it
                 raw = self._clean_bytes(record, b"\n", untouched)
-                if raw is not None:
-                    return raw
+            except Exception:
+                raw = None
+            if raw is not None:
+                return raw
             try:  # the full pipeline (what `format` would do next)
                 text = self._format(record)
             except Exception as exc:
@@ -216,12 +216,27 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             self._clean_layout = layout  # one atomic store of a layout that passed
         return True
 
-    def _head(self, record: logging.LogRecord) -> dict[str, Any]:
-        """The four head fields of a fast-path record (its texts redacted, cached by identity)."""
+    def _head_texts(self, record: logging.LogRecord) -> tuple[Any, ...]:
+        """Level, logger and message of a fast-path record, then each redacted, then (orjson)
+        their JSON after the timestamp; cached for the next record with the same three texts."""
         head = (record.levelname, record.name, record.message)
-        last = self._last_head  # the same three texts as the last event: reuse their redaction
+        last = self._last_head  # the same three texts as the last event (by identity): reuse
         if head[0] is not last[0] or head[1] is not last[1] or head[2] is not last[2]:
-            last = self._last_head = (*head, *map(self.redactor.redact_text, head))
+            level, logger, message = map(self.redactor.redact_text, head)
+            tail = b""
+            if _orjson is not None:  # what orjson writes for them after the timestamp
+                dumps = _orjson.dumps
+                tail = b'","level":%s,"logger":%s,"message":%s' % (
+                    dumps(level),
+                    dumps(logger),
+                    dumps(message),
+                )
+            last = self._last_head = (*head, level, logger, message, tail)
+        return last
+
+    def _head(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The four head fields of a fast-path record (its texts redacted)."""
+        last = self._head_texts(record)
         return {
             "timestamp": format_timestamp(record.created),
             "level": last[3],
@@ -251,10 +266,12 @@ class RedactingJsonFormatter(BaseJsonFormatter):
         marker = self._fast_marker(record, untouched)
         if marker is None or marker.body is None:
             return None
-        head = _orjson.dumps(self._head(record))
-        if len(marker.body) == 2:  # no fields: b"{}"
-            return head + end
-        return b"".join((head[:-1], b",", marker.body[1:], end))
+        tail = self._head_texts(record)[6]  # = orjson.dumps of the head, less its timestamp
+        stamp = format_timestamp(record.created).encode()  # ASCII: no escape to add
+        body = marker.body
+        if len(body) == 2:  # no fields: b"{}"
+            return b'{"timestamp":"%s%s}%s' % (stamp, tail, end)
+        return b'{"timestamp":"%s%s,%s%s' % (stamp, tail, body[1:], end)
 
     def _format(self, record: logging.LogRecord) -> str:
         marker = getattr(record, CLEAN_FIELDS_ATTR, None)

@@ -166,6 +166,9 @@ class GenerationLogHandler(BatchAppender):
     # -- the hot path ------------------------------------------------------------------------------
     def handle(self, record: logging.LogRecord) -> bool:
         """Filter, then `emit` (which formats outside the lock); returns what the filters said."""
+        if not self.filters:  # the usual case: nothing to ask
+            self.emit(record)
+            return True
         verdict: object = self.filter(record)
         if isinstance(verdict, logging.LogRecord):  # Python 3.12+: a filter may replace it
             record = verdict

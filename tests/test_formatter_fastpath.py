@@ -192,3 +192,25 @@ def test_the_one_pass_merge_equals_python_json_loggers(extra: dict[str, Any]) ->
     record = logging.LogRecord("bench", logging.INFO, "x.py", 1, "generation", (), None)
     record.__dict__.update(extra)  # as `extra=` would, bypassing makeRecord's clash check
     assert plain.format(record) == full.format(record)
+
+
+ODD_NAMES = ['dihya "quoted"\\path', "ⵜⵉⴼⵉⵏⴰⵖ.logger", "token=ghp_" + "x" * 36]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_the_spliced_head_is_what_the_full_pipeline_writes(name: str) -> None:
+    """The fast path's pre-serialised head (escaped, redacted logger name) + the mark's bytes
+    equal the full pipeline's line, for names that need JSON escapes or redaction."""
+    capture = Capture()
+    logger = logging.getLogger(name)
+    logger.propagate, logger.handlers = False, [capture]
+    logger.setLevel(logging.INFO)
+    log_generation_event("u1", {"project_name": "p"}, ["a.py"], extra={"k": 1}, logger=logger)
+    logger.handlers = []
+    record = capture.records[0]
+    fast = RedactingJsonFormatter(json_backend="orjson")
+    full = RedactingJsonFormatter(json_backend="orjson")
+    full._plain = False
+    line = fast.format_line(record, "strict", True)
+    assert line == (full.format(record) + "\n").encode()
+    assert b"ghp_" not in line and json.loads(line)["k"] == 1
