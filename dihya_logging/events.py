@@ -136,6 +136,13 @@ def _plugins(value: object) -> list[str]:
         and (isinstance(value, str) or not isinstance(value, Iterable))
     ):
         raise TypeError(f"needs['plugins'] must be a list of strings, got {type(value).__name__}")
+    if kind is list or kind is tuple:  # the usual case: short plain strings, kept as they are
+        names: list[str] = list(value)  # type: ignore[call-overload]
+        for name in names:
+            if type(name) is not str or len(name) > MAX_TEXT_LENGTH:
+                break
+        else:
+            return names
     out = []
     for plugin in value:  # type: ignore[attr-defined]
         if not isinstance(plugin, str):
@@ -345,9 +352,13 @@ def log_generation_event(
     if count > MAX_FILES:
         files = files[:MAX_FILES]
     plugins = _plugins(needs.get("plugins"))
-    project = _text("needs['project_name']", needs.get("project_name"))
-    stack = _text("needs['stack']", needs.get("stack"))
-    template = _text("needs['template']", needs.get("template"))
+    project, stack, template = needs.get("project_name"), needs.get("stack"), needs.get("template")
+    if type(project) is not str or len(project) > MAX_TEXT_LENGTH:  # else: valid as it is
+        project = _text("needs['project_name']", project)
+    if type(stack) is not str or len(stack) > MAX_TEXT_LENGTH:
+        stack = _text("needs['stack']", stack)
+    if type(template) is not str or len(template) > MAX_TEXT_LENGTH:
+        template = _text("needs['template']", template)
     message = _error_text(error)
     redactor = default_redactor()
     if message is not None:

@@ -46,16 +46,6 @@ if hasattr(os, "register_at_fork"):  # pragma: no branch
     os.register_at_fork(after_in_child=_forget_templates)
 
 
-def _flags_default() -> bool:
-    """Whether logging records threads, processes and tasks as by default (the template does)."""
-    return bool(
-        logging.logThreads
-        and logging.logProcesses
-        and logging.logMultiprocessing
-        and (not _HAS_TASK_FLAG or logging.logAsyncioTasks)  # type: ignore[attr-defined]
-    )
-
-
 def _in_task() -> bool:
     """Whether an asyncio event loop runs in this thread (3.12+ records the task's name)."""
     asyncio = sys.modules.get("asyncio")
@@ -125,7 +115,8 @@ def new_record(name: str, level: int, msg: str) -> logging.LogRecord:
     if (
         _fast is False
         or logging.getLogRecordFactory() is not logging.LogRecord
-        or not _flags_default()
+        or not (logging.logThreads and logging.logProcesses and logging.logMultiprocessing)
+        or (_HAS_TASK_FLAG and not logging.logAsyncioTasks)  # type: ignore[attr-defined]
         or _in_task()
     ):
         return _real(name, level, msg)

@@ -140,11 +140,14 @@ class Redactor:
         C-speed look-up of the strings known clean, then one check of the others. Strings that
         are not exact ``str`` (a subclass could hash or compare as it likes) make it say False.
         """
-        if set(map(type, texts)) - _JUST_STR:
+        if not _JUST_STR.issuperset(map(type, texts)):
             return False
-        fresh = list(filterfalse(self._text.memo.__contains__, texts))
+        memo = self._text.memo
+        if memo.issuperset(texts):  # the usual case: all seen before, one C-level pass
+            return True
+        fresh = list(filterfalse(memo.__contains__, texts))
         try:
-            return not fresh or self._text.vet(fresh)
+            return self._text.vet(fresh)
         except Exception:  # only when the call stack is exhausted: the caller walks carefully
             return False
 
