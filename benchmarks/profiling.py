@@ -166,7 +166,7 @@ def stage_timings(calls: int) -> list[tuple[str, float]]:
         assert record is not None
 
         def make() -> logging.LogRecord:
-            made, fields = events._make_record(logger, logging.INFO, "generation", dict(clean))
+            made, fields, _ = events._make_record(logger, logging.INFO, "generation", dict(clean))
             made.__dict__[CLEAN_FIELDS_ATTR] = CleanFields(fields)
             return made
 

@@ -48,13 +48,15 @@ class CleanFields:
     same items", by identity, one level deep; no value's own ``__eq__`` is ever trusted.
     """
 
-    __slots__ = ("_containers", "_copies", "body", "first", "names", "objects")
+    __slots__ = ("_containers", "_copies", "body", "first", "names", "objects", "stock_layout")
 
     def __init__(self, fields: Mapping[str, Any]) -> None:
         self.names: tuple[str, ...] = tuple(fields)
         self.objects: list[Any] = list(fields.values())
         self.body: Optional[bytes] = None
         self.first: object = None
+        self.stock_layout = False
+        """Set by `log_event`: a stock LogRecord whose only other attributes are these fields."""
         """The handler `log_event` saw the record go to first, with no code able to touch it in
         between (no logger or handler filter, stock dispatch); that handler may skip the proof."""
         self._containers: Sequence[Any] = ()

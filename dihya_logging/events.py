@@ -184,8 +184,9 @@ def _resolve_logger(logger: logging.Logger | str | None) -> logging.Logger:
 
 def _make_record(
     target: logging.Logger, level: int, event: str, clean: dict[str, Any], vetted: bool = False
-) -> tuple[logging.LogRecord, dict[str, Any]]:
-    """A record carrying ``clean`` as attributes, like ``makeRecord(..., extra=clean)``.
+) -> tuple[logging.LogRecord, dict[str, Any], bool]:
+    """A record carrying ``clean`` as attributes, like ``makeRecord(..., extra=clean)``; the
+    fields as set; whether the record is a stock one holding nothing else.
 
     A key that would overwrite an attribute of the record (one a custom record factory added,
     say) is kept as ``extra_<key>`` instead of raising the stdlib's KeyError. ``vetted``: no key
@@ -199,7 +200,7 @@ def _make_record(
     attributes = record.__dict__
     if vetted and stock and logging.getLogRecordFactory() is logging.LogRecord:
         attributes.update(clean)
-        return record, clean
+        return record, clean, True
     if not attributes.keys().isdisjoint(clean) or "message" in clean or "asctime" in clean:
         renamed: dict[str, Any] = {}
         for key, value in clean.items():
@@ -210,7 +211,7 @@ def _make_record(
             renamed[key] = value
         clean = renamed
     attributes.update(clean)
-    return record, clean
+    return record, clean, False
 
 
 def _check_extra(extra: object) -> None:
@@ -289,8 +290,9 @@ def _emit(
     target: logging.Logger, level: int, event: str, clean: dict[str, Any], vetted: bool = False
 ) -> dict[str, Any]:
     """Build the record of the redacted ``clean`` fields, hand it to ``target``, return it."""
-    record, clean = _make_record(target, level, event, clean, vetted)
+    record, clean, stock = _make_record(target, level, event, clean, vetted)
     mark = CleanFields(clean)
+    mark.stock_layout = stock  # then its attribute layout is fixed by the marked names
     setattr(record, CLEAN_FIELDS_ATTR, mark)  # ordered, picklable
     if target.isEnabledFor(level):
         mark.first = _first_handler(target, level)

@@ -129,6 +129,7 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             )
         self.json_backend = "orjson" if self._dumps is _dumps_orjson else "json"
         self._clean_layout: tuple[tuple[str, ...], _Names] = ((), ())
+        self._stock_names: _Names = ("",)  # names of an untouched stock record that passed
         self._last_head: tuple[Any, ...] = ("",) * 6 + (b"",)  # see _head_texts
         cls = type(self)
         self._plain = (  # nothing configured that the event fast path would skip
@@ -197,15 +198,20 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             and not record.exc_text
             and not record.stack_info
             and self.redactor is default_redactor()
-            and self._only_marked(record, marker.names)
+            and (
+                # untouched stock records with these names were laid out like one checked before
+                (untouched and marker.stock_layout and marker.names == self._stock_names)
+                or self._only_marked(record, marker.names, untouched and marker.stock_layout)
+            )
             and (untouched or marker.intact(record.__dict__))
         ):
             record.message = record.msg
             return marker
         return None
 
-    def _only_marked(self, record: logging.LogRecord, clean: _Names) -> bool:
-        """Whether the record's only extra fields are ``clean`` (and the mark itself)."""
+    def _only_marked(self, record: logging.LogRecord, clean: _Names, stock: bool = False) -> bool:
+        """Whether the record's only extra fields are ``clean`` (and the mark itself); ``stock``:
+        an untouched stock record, whose names then stand for its whole layout."""
         fields = record.__dict__
         layout = (tuple(fields), clean)
         if layout != self._clean_layout:  # not the attribute layout of the last event: check it
@@ -214,6 +220,8 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             if len(extras) != len(clean) + 1 or not extras.issuperset(clean) or not _plain(clean):
                 return False
             self._clean_layout = layout  # one atomic store of a layout that passed
+        if stock:
+            self._stock_names = clean
         return True
 
     def _head_texts(self, record: logging.LogRecord) -> tuple[Any, ...]:

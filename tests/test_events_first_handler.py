@@ -7,6 +7,7 @@ topology must still catch an edit: each test below puts code in between and scan
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,3 +189,29 @@ def test_a_sink_above_the_level_is_not_named(sink: tuple[logging.Logger, Path]) 
     logger.addHandler(Keep())
     _log(logger)
     assert len(marks) == 1 and marks[0].first is None
+
+
+def test_a_factory_set_later_still_gets_its_attributes_written(
+    sink: tuple[logging.Logger, Path],
+) -> None:
+    """After stock events warmed the sink's layout cache, a record factory's own attribute is
+    still written (and redacted): only stock records are judged by their field names alone."""
+    logger, root = sink
+    _log(logger)
+    _log(logger)
+    stock = logging.getLogRecordFactory()
+
+    def tagging(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = stock(*args, **kwargs)
+        record.host = f"web-1 password={SECRET}"
+        return record
+
+    logging.setLogRecordFactory(tagging)
+    try:
+        _log(logger)
+    finally:
+        logging.setLogRecordFactory(stock)
+    lines = (root / "generation.log").read_text().splitlines()
+    assert [("host" in json.loads(line)) for line in lines] == [False, False, True]
+    assert json.loads(lines[-1])["host"].startswith("web-1 password=")
+    _clean(root, SECRET)
