@@ -55,10 +55,10 @@ class CleanFields:
         self.objects: list[Any] = list(fields.values())
         self.body: Optional[bytes] = None
         self.first: object = None
-        self.stock_layout = False
-        """Set by `log_event`: a stock LogRecord whose only other attributes are these fields."""
         """The handler `log_event` saw the record go to first, with no code able to touch it in
         between (no logger or handler filter, stock dispatch); that handler may skip the proof."""
+        self.stock_layout = False
+        """Set by `log_event`: a stock LogRecord whose only other attributes are these fields."""
         self._containers: Sequence[Any] = ()
         self._copies: Sequence[Any] = ()
         if _orjson is not None:

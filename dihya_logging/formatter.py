@@ -278,8 +278,8 @@ class RedactingJsonFormatter(BaseJsonFormatter):
         stamp = format_timestamp(record.created).encode()  # ASCII: no escape to add
         body = marker.body
         if len(body) == 2:  # no fields: b"{}"
-            return b'{"timestamp":"%s%s}%s' % (stamp, tail, end)
-        return b'{"timestamp":"%s%s,%s%s' % (stamp, tail, body[1:], end)
+            return b"".join((b'{"timestamp":"', stamp, tail, b"}", end))
+        return b"".join((b'{"timestamp":"', stamp, tail, b",", body[1:], end))
 
     def _format(self, record: logging.LogRecord) -> str:
         marker = getattr(record, CLEAN_FIELDS_ATTR, None)
