@@ -134,7 +134,9 @@ def stage_timings(calls: int) -> list[tuple[str, float]]:
         real_emit = events._emit
         seen: dict[str, Any] = {}
 
-        def fake(target: Any, level: int, event: str, clean: dict[str, Any]) -> dict[str, Any]:
+        def fake(
+            target: Any, level: int, event: str, clean: dict[str, Any], vetted: bool = False
+        ) -> dict[str, Any]:
             seen.update(event=event, clean=clean)
             return clean
 
@@ -166,7 +168,9 @@ def stage_timings(calls: int) -> list[tuple[str, float]]:
         assert record is not None
 
         def make() -> logging.LogRecord:
-            made, fields, _ = events._make_record(logger, logging.INFO, "generation", dict(clean))
+            made, fields, _ = events._make_record(
+                logger, logging.INFO, "generation", dict(clean), vetted=True
+            )
             made.__dict__[CLEAN_FIELDS_ATTR] = CleanFields(fields)
             return made
 
