@@ -130,7 +130,7 @@ def throughput(dsn: str, events: int, workdir: Path) -> list[dict[str, Any]]:
             log = workdir / f"{sink}-{procs}" / "generation.log"
             target = dsn if sink == "postgres" else str(log)
             spill = str(workdir / f"spill-{procs}" / "spill.log")
-            timing = _run(sink, target, procs, events, spill)
+            timing: dict[str, Any] = dict(_run(sink, target, procs, events, spill))
             unique, dupes = _count_db(dsn) if sink == "postgres" else _count_file(log)
             timing.update(
                 sink=sink,
@@ -179,7 +179,7 @@ def purge(dsn: str, rows: int) -> dict[str, Any]:
         ensure_schema(conn)
         conn.execute("TRUNCATE dihya_generation_log")
         for low in range(0, rows, 200_000):
-            conn.execute(FILL, [low, min(rows, low + 200_000) - 1])  # type: ignore[arg-type]
+            conn.execute(FILL, [low, min(rows, low + 200_000) - 1])
         conn.execute("VACUUM ANALYZE dihya_generation_log")
         size = conn.execute("SELECT pg_total_relation_size('dihya_generation_log')").fetchone()
     fill = time.perf_counter() - start
@@ -221,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = None
     dsn = args.dsn
     if dsn is None:
-        from pg_server import start_server
+        from pg_server import start_server  # type: ignore[import-not-found]
 
         server = start_server(durable=True)
         dsn = server.create_database("bench")
