@@ -11,20 +11,23 @@ Floor 2. The pipeline is python-json-logger's own — ``format`` → ``add_field
 * ``process_log_record`` redacts every field (keys, nested values, text) with a `Redactor` and
   turns every value into plain JSON types, so both backends print the same bytes;
 * ``jsonify_log_record`` uses orjson when it is installed, else the standard library.
+
+Records `log_event` already redacted skip this pipeline: `eventlines.MarkedEventLines` writes
+them from their mark (the same bytes the pipeline would write).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from re import Pattern
-from typing import Any, Final, Literal, Union
+from typing import Any, Final, Literal
 
 from pythonjsonlogger.core import RESERVED_ATTRS, BaseJsonFormatter
 
 from .cleanmark import CLEAN_FIELDS_ATTR, CleanFields
+from .eventlines import MarkedEventLines
 from .redaction import Redactor, default_redactor
 from .schema import HEAD_FIELDS, format_timestamp, free_key
 
@@ -45,7 +48,6 @@ JsonBackend = Literal["auto", "orjson", "json"]
 
 _HEAD = frozenset(HEAD_FIELDS)
 _DEFAULT_RESERVED = frozenset(RESERVED_ATTRS)
-_Names = Union[tuple[str, ...], frozenset[str]]
 _HOOKS = ("add_fields", "process_log_record", "jsonify_log_record", "serialize_log_record")
 """Pipeline steps a subclass may override; if it does, every record takes the full pipeline."""
 
@@ -82,13 +84,14 @@ def _dumps_orjson(data: Mapping[str, Any]) -> str:
         return _dumps_json(data)
 
 
-class RedactingJsonFormatter(BaseJsonFormatter):
+class RedactingJsonFormatter(MarkedEventLines, BaseJsonFormatter):
     """A python-json-logger formatter that redacts secrets and writes one stable JSON line.
 
     Safe with no arguments (``class=`` in a ``logging.ini``). Keyword arguments of
     python-json-logger (``static_fields``, ``rename_fields``, ``defaults``, …) work as there;
     ``redact_keys`` and ``redact_patterns`` *extend* the default rules, ``mask`` changes the mask,
-    ``json_backend`` forces ``"orjson"`` or ``"json"`` (default ``"auto"``).
+    ``json_backend`` forces ``"orjson"`` or ``"json"`` (default ``"auto"``). Records that
+    `log_event` already redacted take `MarkedEventLines`' fast path (same bytes).
     """
 
     def __init__(
@@ -128,9 +131,7 @@ class RedactingJsonFormatter(BaseJsonFormatter):
                 f"json_backend must be 'auto', 'orjson' or 'json', not {json_backend!r}"
             )
         self.json_backend = "orjson" if self._dumps is _dumps_orjson else "json"
-        self._clean_layout: tuple[tuple[str, ...], _Names] = ((), ())
-        self._stock_names: _Names = ("",)  # names of an untouched stock record that passed
-        self._last_head: tuple[Any, ...] = ("",) * 6 + (b"",)  # see _head_texts
+        self._init_event_lines()
         cls = type(self)
         self._plain = (  # nothing configured that the event fast path would skip
             not self.defaults
@@ -182,104 +183,6 @@ class RedactingJsonFormatter(BaseJsonFormatter):
                 text = self._fallback(record, exc)
             return (text + "\n").encode("utf-8", errors)
         return (self.format(record) + "\n").encode("utf-8", errors)
-
-    def _fast_marker(
-        self, record: logging.LogRecord, untouched: bool = False
-    ) -> CleanFields | None:
-        """The record's `CleanFields` when the event fast path applies: a plain event record
-        whose only extra fields are the marked ones, untouched since; else None."""
-        marker = getattr(record, CLEAN_FIELDS_ATTR, None)
-        if (
-            type(marker) is CleanFields
-            and self._plain
-            and not record.args
-            and type(record.msg) is str
-            and not record.exc_info
-            and not record.exc_text
-            and not record.stack_info
-            and self.redactor is default_redactor()
-            and (
-                # untouched stock records with these names were laid out like one checked before
-                (untouched and marker.stock_layout and marker.names == self._stock_names)
-                or self._only_marked(record, marker.names, untouched and marker.stock_layout)
-            )
-            and (untouched or marker.intact(record.__dict__))
-        ):
-            record.message = record.msg
-            return marker
-        return None
-
-    def _only_marked(self, record: logging.LogRecord, clean: _Names, stock: bool = False) -> bool:
-        """Whether the record's only extra fields are ``clean`` (and the mark itself); ``stock``:
-        an untouched stock record, whose names then stand for its whole layout."""
-        fields = record.__dict__
-        layout = (tuple(fields), clean)
-        if layout != self._clean_layout:  # not the attribute layout of the last event: check it
-            extras = fields.keys() - self._skip_fields  # what merge_record_extra would look at
-            # exactly the clean fields and CLEAN_FIELDS_ATTR itself, none a head or private name
-            if len(extras) != len(clean) + 1 or not extras.issuperset(clean) or not _plain(clean):
-                return False
-            self._clean_layout = layout  # one atomic store of a layout that passed
-        if stock:
-            self._stock_names = clean
-        return True
-
-    def _head_texts(self, record: logging.LogRecord) -> tuple[Any, ...]:
-        """Level, logger and message of a fast-path record, then each redacted, then (orjson)
-        their JSON after the timestamp; cached for the next record with the same three texts."""
-        head = (record.levelname, record.name, record.message)
-        last = self._last_head  # the same three texts as the last event (by identity): reuse
-        if head[0] is not last[0] or head[1] is not last[1] or head[2] is not last[2]:
-            level, logger, message = map(self.redactor.redact_text, head)
-            tail = b""
-            if _orjson is not None:  # what orjson writes for them after the timestamp
-                dumps = _orjson.dumps
-                tail = b'","level":%s,"logger":%s,"message":%s' % (
-                    dumps(level),
-                    dumps(logger),
-                    dumps(message),
-                )
-            last = self._last_head = (*head, level, logger, message, tail)
-        return last
-
-    def _head(self, record: logging.LogRecord) -> dict[str, Any]:
-        """The four head fields of a fast-path record (its texts redacted)."""
-        last = self._head_texts(record)
-        return {
-            "timestamp": format_timestamp(record.created),
-            "level": last[3],
-            "logger": last[4],
-            "message": last[5],
-        }
-
-    def _clean_data(self, record: logging.LogRecord) -> dict[str, Any] | None:
-        """The event fast path as a dict (the standard library backend), or None."""
-        marker = self._fast_marker(record)
-        if marker is None:
-            return None
-        log_data = self._head(record)
-        if marker.body is not None:  # what was redacted, not objects that merely serialise alike
-            log_data.update(_orjson.loads(marker.body))
-            return log_data
-        fields = record.__dict__
-        for name in marker.names:  # a plain loop: cheaper than update(zip(...)) for a dozen
-            log_data[name] = fields[name]
-        return log_data
-
-    def _clean_bytes(
-        self, record: logging.LogRecord, end: bytes, untouched: bool = False
-    ) -> bytes | None:
-        """The event fast path with orjson: the head's JSON spliced with the mark's own bytes
-        (the fields exactly as redacted, proven unchanged), then ``end``; or None."""
-        marker = self._fast_marker(record, untouched)
-        if marker is None or marker.body is None:
-            return None
-        tail = self._head_texts(record)[6]  # = orjson.dumps of the head, less its timestamp
-        stamp = format_timestamp(record.created).encode()  # ASCII: no escape to add
-        body = marker.body
-        if len(body) == 2:  # no fields: b"{}"
-            return b"".join((b'{"timestamp":"', stamp, tail, b"}", end))
-        return b"".join((b'{"timestamp":"', stamp, tail, b",", body[1:], end))
 
     def _format(self, record: logging.LogRecord) -> str:
         marker = getattr(record, CLEAN_FIELDS_ATTR, None)
@@ -405,9 +308,3 @@ class RedactingJsonFormatter(BaseJsonFormatter):
 
 
 _FORMAT: Final = RedactingJsonFormatter.format
-
-
-@functools.lru_cache(maxsize=256)
-def _plain(names: _Names) -> bool:
-    """Whether no name is a head field or private (python-json-logger skips ``_`` names)."""
-    return _HEAD.isdisjoint(names) and not any(name.startswith("_") for name in names)
