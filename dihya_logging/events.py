@@ -235,28 +235,6 @@ def _renamed_extra(taken: Mapping[str, Any], extra: Mapping[str, Any] | None) ->
     return out
 
 
-_GENERATION_FIELDS: Final = dict.fromkeys(
-    ("event", "user_id", "project_name", "stack", "files", "files_count", "plugins")
-) | dict.fromkeys(("template", "status", "error", "files_truncated"))
-"""Every field a generation event may carry before its extras."""
-_plain_extra_keys: set[tuple[str, ...]] = set()  # key tuples that needed no renaming
-_JUST_STR: Final = frozenset({str})
-
-
-def _generation_extra(extra: Mapping[str, Any]) -> Mapping[str, Any]:
-    """`_renamed_extra` for a generation event; a dict whose keys were already seen to need no
-    renaming (plain strings, none reserved) is used as it is (the redactor copies it)."""
-    keys = tuple(extra) if type(extra) is dict else None
-    if keys is not None and keys in _plain_extra_keys and _JUST_STR.issuperset(map(type, keys)):
-        return extra
-    out = _renamed_extra(_GENERATION_FIELDS, extra)
-    if keys is not None and tuple(out) == keys and _JUST_STR.issuperset(map(type, keys)):
-        if len(_plain_extra_keys) >= 256:
-            _plain_extra_keys.clear()
-        _plain_extra_keys.add(keys)
-    return out
-
-
 def _redacted(payload: Mapping[str, Any], event: str) -> dict[str, Any]:
     """``payload`` through the default redactor; its placeholder (stack exhausted) becomes a
     minimal record saying so."""
@@ -385,6 +363,6 @@ def log_generation_event(
     if not redactor.all_clean(texts):
         fields = _redacted(fields, EVENT_GENERATION)
     if extra:
-        fields.update(_redacted(_generation_extra(extra), EVENT_GENERATION))
+        fields.update(_redacted(_renamed_extra(fields, extra), EVENT_GENERATION))
     # generation fields and renamed extras never take a LogRecord attribute's name
     return _emit(target, logging.INFO, EVENT_GENERATION, fields, vetted=True)

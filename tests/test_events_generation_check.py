@@ -258,12 +258,12 @@ class _Key(str):
     [{"msg": "m", "note": "n"}, {"user_id": "u", "note": "n"}, {_Key("note"): "n", "x": 1}],
     ids=["stock attribute", "generation field", "str subclass key"],
 )
-def test_remembered_extra_keys_never_let_a_clash_through(
+def test_plain_extra_keys_before_never_let_a_clash_through(
     sink: tuple[logging.Logger, io.StringIO, Capture], second: dict[str, Any]
 ) -> None:
-    """After plain extra keys are remembered, a clashing or odd key set is still renamed/checked."""
+    """After events with plain extra keys, a clashing or odd key set is still renamed."""
     logger, stream, keeper = sink
-    for _ in range(2):  # the second call takes the remembered (cached) path
+    for _ in range(2):  # plain keys first: no state may carry over to the next event
         log_generation_event("user_1", {}, [], extra={"note": "a", "x": 1}, logger=logger)
     returned = log_generation_event("user_1", {}, [], extra=second, logger=logger)
     record = keeper.records[-1]
