@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
+from helpers_records import json_stream, private_logger
 
 from dihya_logging import cleanmark
 from dihya_logging.cleanmark import CLEAN_FIELDS_ATTR, CleanFields
 from dihya_logging.events import log_generation_event
-from dihya_logging.formatter import RedactingJsonFormatter
 
 SECRET = "hunter2-Sup3r-Secret"
 SCALARS = ("event", "user_id", "error", "files_count")
@@ -189,17 +189,9 @@ def test_a_pickled_mark_trusts_nothing() -> None:
 @pytest.fixture
 def filtered() -> Iterator[tuple[logging.Logger, io.StringIO]]:
     """A private logger writing JSON lines to a stream (filters added by each test)."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(RedactingJsonFormatter())
-    logger = logging.getLogger(f"test.cleanmark.{id(stream)}")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    yield logger, stream
-    logger.removeHandler(handler)
-    for added in list(logger.filters):
-        logger.removeFilter(added)
+    handler, stream = json_stream()
+    with private_logger(f"test.cleanmark.{id(stream)}", handler) as logger:
+        yield logger, stream
 
 
 @pytest.mark.parametrize(

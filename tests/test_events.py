@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
+from helpers_records import Capture, json_stream, private_logger
 
 from dihya_logging.events import MAX_ERROR_LENGTH, MAX_FILES, log_event, log_generation_event
-from dihya_logging.formatter import RedactingJsonFormatter
 
 SECRET = "hunter2-Sup3r-Secret"
 CONTENT = "def main():\n    print('generated content')\n"
@@ -26,30 +27,12 @@ NEEDS = {
 CODE = {"README.md": "# hi", "backend/app.py": CONTENT, "frontend/App.js": "x"}
 
 
-class Capture(logging.Handler):
-    """Keeps every record it sees, to check what other handlers would receive."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
-def sink() -> tuple[logging.Logger, io.StringIO, Capture]:
+def sink() -> Iterator[tuple[logging.Logger, io.StringIO, Capture]]:
     """A private logger with a JSON stream handler and a raw record capture."""
-    stream = io.StringIO()
-    json_handler = logging.StreamHandler(stream)
-    json_handler.setFormatter(RedactingJsonFormatter())
-    capture = Capture()
-    logger = logging.getLogger(f"test.events.{id(stream)}")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    logger.addHandler(json_handler)
-    logger.addHandler(capture)
-    return logger, stream, capture
+    (json_handler, stream), capture = json_stream(), Capture()
+    with private_logger(f"test.events.{id(stream)}", json_handler, capture) as logger:
+        yield logger, stream, capture
 
 
 def written(stream: io.StringIO) -> list[dict[str, Any]]:

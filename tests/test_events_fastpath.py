@@ -6,18 +6,9 @@ import logging
 from pathlib import PurePosixPath
 from typing import Any
 
+from helpers_records import Capture
+
 from dihya_logging.events import MAX_TEXT_LENGTH, log_event, log_generation_event
-
-
-class Capture(logging.Handler):
-    """Keeps every record it is handed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 class TaggingLogger(logging.Logger):

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers_records import Capture, json_stream, private_logger
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dihya_logging.events import MAX_TEXT_LENGTH, log_generation_event
-from dihya_logging.formatter import RedactingJsonFormatter
 from dihya_logging.redaction import default_redactor
 from tests.helpers_redaction import A36
 
@@ -22,31 +22,12 @@ SECRETS = {"github-token": (GHP, A36), "key-value": ("password=hunter2", "hunter
 """name: (text holding the secret, what must not survive)."""
 
 
-class Capture(logging.Handler):
-    """Keeps every record it sees (what any other handler would receive)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 def sink() -> Iterator[tuple[logging.Logger, io.StringIO, Capture]]:
     """A private logger with a JSON stream handler and a raw record capture."""
-    stream, keeper = io.StringIO(), Capture()
-    json_handler = logging.StreamHandler(stream)
-    json_handler.setFormatter(RedactingJsonFormatter())
-    logger = logging.getLogger(f"test.gencheck.{id(stream)}")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    logger.addHandler(json_handler)
-    logger.addHandler(keeper)
-    yield logger, stream, keeper
-    logger.removeHandler(json_handler)
-    logger.removeHandler(keeper)
+    (json_handler, stream), keeper = json_stream(), Capture()
+    with private_logger(f"test.gencheck.{id(stream)}", json_handler, keeper) as logger:
+        yield logger, stream, keeper
 
 
 def call(where: str, text: str) -> dict[str, Any]:

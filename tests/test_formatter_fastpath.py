@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers_records import Capture, private_logger
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,27 +21,12 @@ SECRET = "hunter2-Sup3r-Secret"
 ROUNDS = 10_000
 
 
-class Capture(logging.Handler):
-    """Keeps every record it is handed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 def records() -> Iterator[tuple[logging.Logger, Capture]]:
     """A private logger whose only handler captures the raw records."""
     capture = Capture()
-    logger = logging.getLogger(f"test.fastpath.{id(capture)}")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    logger.addHandler(capture)
-    yield logger, capture
-    logger.removeHandler(capture)
+    with private_logger(f"test.fastpath.{id(capture)}", capture) as logger:
+        yield logger, capture
 
 
 def full_pipeline(**kwargs: Any) -> RedactingJsonFormatter:

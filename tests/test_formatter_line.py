@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers_records import Capture, private_logger
 
 from dihya_logging.events import log_event, log_generation_event
 from dihya_logging.formatter import RedactingJsonFormatter
@@ -20,29 +21,12 @@ SECRET = "hunter2-Sup3r-Secret"
 BACKENDS = ["json", "orjson"]
 
 
-class Capture(logging.Handler):
-    """Keeps every record it is handed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 def capture() -> Iterator[tuple[logging.Logger, Capture]]:
     """A private logger whose only handler keeps the raw records."""
     keeper = Capture()
-    logger = logging.getLogger(f"test.formatter_line.{id(keeper)}")
-    logger.propagate = False
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(keeper)
-    yield logger, keeper
-    logger.removeHandler(keeper)
-    for added in list(logger.filters):
-        logger.removeFilter(added)
+    with private_logger(f"test.formatter_line.{id(keeper)}", keeper, level=logging.DEBUG) as log:
+        yield log, keeper
 
 
 def event_records(logger: logging.Logger, keeper: Capture) -> list[logging.LogRecord]:

@@ -1,0 +1,48 @@
+"""Shared pieces of the record-level tests: a handler keeping raw records, a private logger."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from collections.abc import Iterator
+
+from dihya_logging.formatter import RedactingJsonFormatter
+
+
+class Capture(logging.Handler):
+    """Keeps every record it is handed (what any other handler would receive)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def json_stream() -> tuple[logging.StreamHandler[io.StringIO], io.StringIO]:
+    """A handler writing RedactingJsonFormatter lines to a string stream, and the stream."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(RedactingJsonFormatter())
+    return handler, stream
+
+
+@contextlib.contextmanager
+def private_logger(
+    name: str, *handlers: logging.Handler, level: int = logging.INFO
+) -> Iterator[logging.Logger]:
+    """A logger of its own (no propagation) with ``handlers``; detached and unfiltered after."""
+    logger = logging.getLogger(name)
+    logger.propagate = False
+    logger.setLevel(level)
+    for handler in handlers:
+        logger.addHandler(handler)
+    try:
+        yield logger
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+        for added in list(logger.filters):
+            logger.removeFilter(added)
