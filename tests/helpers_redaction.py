@@ -138,3 +138,20 @@ def json_native(obj: Any) -> bool:
     if type(obj) is list:
         return all(map(json_native, obj))
     return obj is None or type(obj) in (str, int, float, bool)
+
+
+class Sub(str):
+    """A plain str subclass."""
+
+
+class Mimic(str):
+    """A str subclass hashing and comparing like the clean "README.md" whatever it holds."""
+
+    def __hash__(self) -> int:
+        return hash("README.md")
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False

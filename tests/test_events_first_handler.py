@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from helpers_leaks import GHP, SECRET, open_sink
@@ -87,34 +87,37 @@ def test_the_first_sink_skips_the_proof(
     assert returned["files"] == ["a.py"]
 
 
-def test_a_logger_filter_brings_the_proof_back(
-    sink: tuple[logging.Logger, Path], proofs: list[bool]
+def _wrap_dispatch(logger: logging.Logger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wrap ``Logger.callHandlers`` after import, as an APM agent does, editing the record."""
+    real = logging.Logger.callHandlers
+
+    def wrapped(self: logging.Logger, record: logging.LogRecord) -> None:
+        _edit(record)
+        real(self, record)
+
+    monkeypatch.setattr(logging.Logger, "callHandlers", wrapped)
+
+
+IN_BETWEEN: dict[str, Callable[[logging.Logger, pytest.MonkeyPatch], None]] = {
+    "logger filter": lambda logger, _: logger.addFilter(_Editing()),
+    "sink filter": lambda logger, _: logger.handlers[0].addFilter(_Editing()),
+    "earlier handler": lambda logger, _: logger.handlers.insert(0, _EditingHandler()),
+    "wrapped dispatch": _wrap_dispatch,
+}
+"""Code that can run between log_event and the sink, and edits the record there."""
+
+
+@pytest.mark.parametrize("where", list(IN_BETWEEN))
+def test_code_in_between_brings_the_proof_back(
+    sink: tuple[logging.Logger, Path],
+    proofs: list[bool],
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
 ) -> None:
-    """With a logger filter in between, the mark is proven, fails, and the edit is redacted."""
+    """A logger filter, a filter on the sink, a handler before it or a wrapped dispatch may
+    edit the record: the sink proves the mark, finds it edited, and the edit is redacted."""
     logger, root = sink
-    logger.addFilter(_Editing())
-    _log(logger)
-    assert proofs and not any(proofs)  # proven (and found edited)
-    _clean(root, SECRET, GHP[4:])
-
-
-def test_a_handler_filter_brings_the_proof_back(
-    sink: tuple[logging.Logger, Path], proofs: list[bool]
-) -> None:
-    """A filter on the sink itself runs before the formatter: the proof runs and catches it."""
-    logger, root = sink
-    logger.handlers[0].addFilter(_Editing())
-    _log(logger)
-    assert proofs and not any(proofs)  # proven (and found edited)
-    _clean(root, SECRET, GHP[4:])
-
-
-def test_an_earlier_handler_is_not_trusted(
-    sink: tuple[logging.Logger, Path], proofs: list[bool]
-) -> None:
-    """A handler placed before the sink may edit the record: the sink proves it first."""
-    logger, root = sink
-    logger.handlers.insert(0, _EditingHandler())
+    IN_BETWEEN[where](logger, monkeypatch)
     _log(logger)
     assert proofs and not any(proofs)  # proven (and found edited)
     _clean(root, SECRET, GHP[4:])
@@ -157,23 +160,6 @@ def test_a_logger_subclass_is_not_trusted(tmp_path: Path, proofs: list[bool]) ->
         handler.close()
     assert proofs and not any(proofs)  # proven (and found edited)
     _clean(tmp_path, SECRET, GHP[4:])
-
-
-def test_a_patched_dispatch_is_not_trusted(
-    sink: tuple[logging.Logger, Path], proofs: list[bool], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """callHandlers wrapped after import (as an APM agent does): no handler is named first."""
-    logger, root = sink
-    real = logging.Logger.callHandlers
-
-    def wrapped(self: logging.Logger, record: logging.LogRecord) -> None:
-        _edit(record)
-        real(self, record)
-
-    monkeypatch.setattr(logging.Logger, "callHandlers", wrapped)
-    _log(logger)
-    assert proofs and not any(proofs)  # proven (and found edited)
-    _clean(root, SECRET, GHP[4:])
 
 
 def test_a_sink_above_the_level_is_not_named(sink: tuple[logging.Logger, Path]) -> None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from dihya_logging.events import MAX_TEXT_LENGTH, log_generation_event
 from dihya_logging.redaction import default_redactor
-from tests.helpers_redaction import A36
+from tests.helpers_redaction import A36, Mimic, Sub
 
 GHP = "ghp_" + A36
 SECRETS = {"github-token": (GHP, A36), "key-value": ("password=hunter2", "hunter2")}
@@ -91,23 +91,6 @@ def test_a_clean_generation_is_written_as_given(
         "shop",
     )
     assert returned["plugins"] == ["auth", "seo"] and "[REDACTED]" not in stream.getvalue()
-
-
-class Sub(str):
-    """A plain str subclass."""
-
-
-class Mimic(str):
-    """A str subclass hashing and comparing like a clean path while holding a token."""
-
-    def __hash__(self) -> int:
-        return hash("README.md")
-
-    def __eq__(self, other: object) -> bool:
-        return True
-
-    def __ne__(self, other: object) -> bool:
-        return False
 
 
 @pytest.mark.parametrize("container", [list, tuple, dict.fromkeys])

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dihya_logging.redaction import Redactor, default_redactor
-from tests.helpers_redaction import A36, NEGATIVES, POSITIVES
+from tests.helpers_redaction import A36, NEGATIVES, POSITIVES, Mimic, Sub
 
 GHP = "ghp_" + A36
 CLEAN = ["README.md", "backend/app.py", "frontend/App.js", "user_123", "Blog Amazigh"]
@@ -65,23 +65,6 @@ def test_a_lone_surrogate_is_not_clean(redactor: Redactor) -> None:
     """redact_text replaces a lone surrogate, so a batch holding one is not clean."""
     assert redactor.all_clean([*CLEAN, "file\ud800.py"]) is False
     assert redactor.redact_text("file\ud800.py") != "file\ud800.py"
-
-
-class Sub(str):
-    """A plain str subclass."""
-
-
-class Mimic(str):
-    """A str subclass hashing and comparing like a clean string while holding a secret."""
-
-    def __hash__(self) -> int:
-        return hash("README.md")
-
-    def __eq__(self, other: object) -> bool:
-        return True
-
-    def __ne__(self, other: object) -> bool:
-        return False
 
 
 @pytest.mark.parametrize("kind", [Sub, Mimic])
