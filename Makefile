@@ -32,23 +32,24 @@ typecheck: $(STAMP)
 pytest: $(STAMP) postgres-setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The suite again on the oldest supported Python (3.9), when this machine has one (pyenv).
+# The suite again on another Python found by pyenv (skipped when the machine has none):
+# $(call on_python,TARGET,PYTHON,VENV)
+on_python = @if [ -z "$(2)" ]; then echo "$(1): no such Python here, skipped"; exit 0; fi; \
+	test -x $(3)/bin/python || $(2) -m venv $(3); \
+	$(3)/bin/python -m pip --disable-pip-version-check -q install -e '.[fast,test,postgres]' -e $(TEST_PLUGIN) && \
+	$(3)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# ... the oldest supported (3.9), and the newest here (3.13: LogRecord's clock and tasks differ).
 OLDEST_PYTHON ?= $(shell ls -1d $$HOME/.pyenv/versions/3.9.*/bin/python 2>/dev/null | tail -n 1)
 VENV_OLDEST ?= .venv-py39
-test-oldest: postgres-setup
-	@if [ -z "$(OLDEST_PYTHON)" ]; then echo "test-oldest: no Python 3.9 here, skipped"; exit 0; fi; \
-	test -x $(VENV_OLDEST)/bin/python || $(OLDEST_PYTHON) -m venv $(VENV_OLDEST); \
-	$(VENV_OLDEST)/bin/python -m pip --disable-pip-version-check -q install -e '.[fast,test,postgres]' -e $(TEST_PLUGIN) && \
-	$(VENV_OLDEST)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
-
-# ... and on the newest this machine has (3.13): the record template follows each version.
 NEWEST_PYTHON ?= $(shell ls -1d $$HOME/.pyenv/versions/3.13.*/bin/python 2>/dev/null | tail -n 1)
 VENV_NEWEST ?= .venv-py313
+
+test-oldest: postgres-setup
+	$(call on_python,test-oldest,$(OLDEST_PYTHON),$(VENV_OLDEST))
+
 test-newest: postgres-setup
-	@if [ -z "$(NEWEST_PYTHON)" ]; then echo "test-newest: no Python 3.13 here, skipped"; exit 0; fi; \
-	test -x $(VENV_NEWEST)/bin/python || $(NEWEST_PYTHON) -m venv $(VENV_NEWEST); \
-	$(VENV_NEWEST)/bin/python -m pip --disable-pip-version-check -q install -e '.[fast,test,postgres]' -e $(TEST_PLUGIN) && \
-	$(VENV_NEWEST)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(call on_python,test-newest,$(NEWEST_PYTHON),$(VENV_NEWEST))
 
 # Server binaries for the PostgreSQL tests (installs Debian's postgresql when missing).
 postgres-setup:
