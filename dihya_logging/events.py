@@ -269,11 +269,11 @@ def _emit(
 ) -> dict[str, Any]:
     """Build the record of the redacted ``clean`` fields, hand it to ``target``, return it."""
     record, clean, stock = _make_record(target, level, event, clean, vetted)
-    mark = CleanFields(clean)
-    mark.stock_layout = stock  # then its attribute layout is fixed by the marked names
-    setattr(record, CLEAN_FIELDS_ATTR, mark)  # ordered, picklable
-    if target.isEnabledFor(level):
+    if target.isEnabledFor(level):  # else no handler will see it: no mark to make
+        mark = CleanFields(clean)  # ordered, picklable
+        mark.stock_layout = stock  # then its attribute layout is fixed by the marked names
         mark.first = _first_handler(target, level)
+        record.__dict__[CLEAN_FIELDS_ATTR] = mark
         target.handle(record)
     return {
         "timestamp": format_timestamp(record.created),

@@ -12,6 +12,7 @@ import codecs
 import contextlib
 import logging
 import os
+import sys
 import threading
 from fcntl import LOCK_EX, LOCK_UN, flock
 from os import SEEK_END, lseek, pread
@@ -26,6 +27,7 @@ from .rotation import Rotator, TimeSchedule
 from .wire import FSYNC_POLICIES, JSON_ESCAPE, FsyncPolicy, fsync_settings
 
 _LineMaker = Callable[[logging.LogRecord, str, bool], bytes]
+_FILTER_RETURNS_RECORD: Final = sys.version_info >= (3, 12)  # Filterer.filter's verdict
 
 if TYPE_CHECKING:  # pragma: no cover
     from .integrity import Sealer
@@ -166,9 +168,9 @@ class GenerationLogHandler(BatchAppender):
     # -- the hot path ------------------------------------------------------------------------------
     def handle(self, record: logging.LogRecord) -> bool:
         """Filter, then `emit` (which formats outside the lock); returns what the filters said."""
-        if not self.filters:  # the usual case: nothing to ask
+        if not self.filters:  # the usual case: nothing to ask (the verdict is the stdlib's)
             self.emit(record)
-            return True
+            return record if _FILTER_RETURNS_RECORD else True  # type: ignore[return-value]
         verdict: object = self.filter(record)
         if isinstance(verdict, logging.LogRecord):  # Python 3.12+: a filter may replace it
             record = verdict

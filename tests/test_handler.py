@@ -286,3 +286,15 @@ def test_close_is_idempotent_and_releases_files(make: Factory, log_path: Path) -
     handler.close()
     assert handler._live.fd is None
     assert handler._live.lock_fd is None
+
+
+def test_handle_without_filters_returns_the_stdlib_verdict(tmp_path: Path) -> None:
+    """With no filter, handle() writes and returns what logging's own handle() would (True, or
+    the record itself on Python 3.12+)."""
+    handler = GenerationLogHandler(tmp_path / "generation.log")
+    record = logging.makeLogRecord({"msg": "plain"})
+    try:
+        assert handler.handle(record) == logging.Handler().filter(record)
+    finally:
+        handler.close()
+    assert json.loads((tmp_path / "generation.log").read_text())["message"] == "plain"
