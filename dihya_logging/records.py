@@ -59,7 +59,7 @@ def _clock_variant() -> str | None:
 
     try:
         source = inspect.getsource(logging.LogRecord.__init__)
-    except (OSError, TypeError):
+    except Exception:  # no source (frozen, stripped) or unparsable: never raise into a log call
         return None
     if "(ct % 1_000_000_000) // 1_000_000 + 0.0" in source and "msecs == 999.0" in source:
         return "ns"  # 3.13+: time_ns(), with the round-up correction
