@@ -30,14 +30,14 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 pytest: $(STAMP) postgres-setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The suite again on another Python found by pyenv (skipped when the machine has none):
 # $(call on_python,TARGET,PYTHON,VENV)
 on_python = @if [ -z "$(2)" ]; then echo "$(1): no such Python here, skipped"; exit 0; fi; \
 	test -x $(3)/bin/python || $(2) -m venv $(3); \
 	$(3)/bin/python -m pip --disable-pip-version-check -q install -e '.[fast,test,postgres]' -e $(TEST_PLUGIN) && \
-	$(3)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(3)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # ... the oldest supported (3.9), and the newest here (3.13: LogRecord's clock and tasks differ).
 OLDEST_PYTHON ?= $(shell ls -1d $$HOME/.pyenv/versions/3.9.*/bin/python 2>/dev/null | tail -n 1)

@@ -29,12 +29,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dihya_logging.formatter import RedactingJsonFormatter
-from dihya_logging.handler import GenerationLogHandler
-from dihya_logging.integrity import Sealer
-from dihya_logging.logset import LogSet, open_private
-from dihya_logging.schema import format_timestamp
-from dihya_logging.verify import verify_generation_logs
+from dihya_logging._logset import LogSet, open_private
+from dihya_logging._schema import format_timestamp
+from dihya_logging.chain._sealer import Sealer
+from dihya_logging.chain._verify import verify_generation_logs
+from dihya_logging.formatter._formatter import RedactingJsonFormatter
+from dihya_logging.sink._handler import GenerationLogHandler
 
 from .event import Renewer, flat_event
 

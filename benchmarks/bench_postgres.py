@@ -34,12 +34,12 @@ CHILD = r"""
 import json, logging, sys, time
 sink, target, writer, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 from benchmarks.event import flat_event
-from dihya_logging.formatter import RedactingJsonFormatter
+from dihya_logging.formatter._formatter import RedactingJsonFormatter
 if sink == "postgres":
     from dihya_logging.postgres import PostgresLogHandler
     handler = PostgresLogHandler(target, spill_path=sys.argv[5])
 else:
-    from dihya_logging.handler import GenerationLogHandler
+    from dihya_logging.sink._handler import GenerationLogHandler
     handler = GenerationLogHandler(target)
 handler.setFormatter(RedactingJsonFormatter())
 logger = logging.getLogger("bench")
@@ -98,7 +98,7 @@ def _run(sink: str, target: str, procs: int, events: int, spill: str) -> dict[st
 
 
 def _count_file(path: Path) -> tuple[int, int]:
-    from dihya_logging.logset import LogSet
+    from dihya_logging._logset import LogSet
 
     seen: dict[tuple[str, int], int] = {}
     for file in LogSet(path).files():
@@ -172,7 +172,7 @@ def purge(dsn: str, rows: int) -> dict[str, Any]:
     import psycopg
 
     from dihya_logging.postgres import PostgresStore
-    from dihya_logging.postgres.schema import ensure_schema
+    from dihya_logging.postgres._schema import ensure_schema
 
     start = time.perf_counter()
     with psycopg.connect(dsn, autocommit=True) as conn:

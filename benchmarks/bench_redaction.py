@@ -23,7 +23,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.event import SECRETS, Renewer, count_nodes, flat_event, scaled_event, unique_variant
-from dihya_logging.redaction import Redactor
+from dihya_logging.redaction._redactor import Redactor
 
 MASK = "[REDACTED]"
 _NAIVE_KEYS = {

@@ -68,13 +68,13 @@ def _clh(path: str, max_bytes: int) -> logging.Handler:
 
 
 def _dihya(path: str, max_bytes: int) -> logging.Handler:
-    from dihya_logging.handler import GenerationLogHandler
+    from dihya_logging.sink._handler import GenerationLogHandler
 
     return GenerationLogHandler(path, maxBytes=max_bytes)  # backupCount=0: keeps every backup
 
 
 def _dihya_queue(path: str, max_bytes: int) -> logging.Handler:
-    from dihya_logging.queueing import make_queue_handler
+    from dihya_logging.sink._queueing import make_queue_handler
 
     target = _dihya(path, max_bytes)
     target.setFormatter(_formatter())

@@ -38,10 +38,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from dihya_logging.export import export_generation_logs
-from dihya_logging.formats import dump_record
-from dihya_logging.logset import LogSet
-from dihya_logging.store import get_generation_logs, purge_generation_logs
+from dihya_logging._logset import LogSet
+from dihya_logging.store._api import get_generation_logs, purge_generation_logs
+from dihya_logging.store._export import export_generation_logs
+from dihya_logging.store._formats import dump_record
 
 __all__ = ["generate_log", "main"]
 

@@ -213,7 +213,7 @@ def _dihya_close(logger_name: str) -> Callable[[], None]:
 
 def _dihya(path: str, *, queue: bool) -> Sink:
     import dihya_logging
-    from dihya_logging.events import log_generation_event
+    from dihya_logging.events._events import log_generation_event
 
     source = generation_input()
     logger = logging.getLogger(dihya_logging.LOGGER_NAME)
@@ -245,7 +245,7 @@ def _dihya(path: str, *, queue: bool) -> Sink:
 
 
 def _dihya_formatter(path: str) -> Sink:
-    from dihya_logging.formatter import RedactingJsonFormatter
+    from dihya_logging.formatter._formatter import RedactingJsonFormatter
 
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(RedactingJsonFormatter())

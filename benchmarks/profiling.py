@@ -90,7 +90,7 @@ class _Fixed(logging.Formatter):
 
 def _setup(directory: str) -> tuple[logging.Logger, Any, Callable[[], Any]]:
     import dihya_logging
-    from dihya_logging.events import log_generation_event
+    from dihya_logging.events._events import log_generation_event
 
     logger = logging.getLogger(dihya_logging.LOGGER_NAME)
     logger.propagate = False
@@ -120,10 +120,10 @@ def stage_timings(calls: int) -> list[tuple[str, float]]:
     """
     import fcntl
 
-    from dihya_logging import events
-    from dihya_logging.cleanmark import CLEAN_FIELDS_ATTR, CleanFields
-    from dihya_logging.redaction import default_redactor
-    from dihya_logging.schema import format_timestamp
+    from dihya_logging._schema import format_timestamp
+    from dihya_logging.events import _events as events
+    from dihya_logging.formatter._cleanmark import CLEAN_FIELDS_ATTR, CleanFields
+    from dihya_logging.redaction._redactor import default_redactor
 
     out: list[tuple[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="dihya-profile-") as directory:

@@ -224,7 +224,7 @@ def run_scaling(repeats: int, budget_s: float) -> dict[str, Any]:
     Sizes and regimes are interleaved in each of the repeats (a load change hits all sizes).
     """
     try:
-        from dihya_logging.redaction import default_redactor
+        from dihya_logging.redaction._redactor import default_redactor
     except ImportError as exc:
         return {"key": "redaction-scaling", "status": "unavailable", "reason": str(exc)}
     redact = default_redactor().redact

@@ -14,37 +14,45 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
-from .schema import LOGGER_NAME
+from dihya_logging._schema import LOGGER_NAME
+from dihya_logging._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from .config import configure, dict_config
+    from ._config import configure, dict_config
+    from .chain import VerifyReport, verify_generation_logs
     from .events import log_event, log_generation_event
-    from .export import export_generation_logs
     from .formatter import RedactingJsonFormatter
-    from .handler import GenerationLogHandler
-    from .postgres.handler import PostgresLogHandler
+    from .postgres import PostgresLogHandler
     from .redaction import Redactor
-    from .store import get_generation_logs, iter_generation_logs, purge_generation_logs
-    from .verify import verify_generation_logs
+    from .sink import AuditQueueHandler, GenerationLogHandler
+    from .store import (
+        export_generation_logs,
+        get_generation_logs,
+        iter_generation_logs,
+        purge_generation_logs,
+    )
 
 _LAZY = {
-    "configure": "config",
-    "dict_config": "config",
+    "configure": "_config",
+    "dict_config": "_config",
     "log_event": "events",
     "log_generation_event": "events",
-    "export_generation_logs": "export",
+    "export_generation_logs": "store",
     "RedactingJsonFormatter": "formatter",
-    "GenerationLogHandler": "handler",
-    "PostgresLogHandler": "postgres.handler",
+    "GenerationLogHandler": "sink",
+    "PostgresLogHandler": "postgres",
     "Redactor": "redaction",
+    "AuditQueueHandler": "sink",
+    "VerifyReport": "chain",
     "get_generation_logs": "store",
     "iter_generation_logs": "store",
     "purge_generation_logs": "store",
-    "verify_generation_logs": "verify",
+    "verify_generation_logs": "chain",
 }
 
 __all__ = [
+    "AuditQueueHandler",
+    "VerifyReport",
     "LOGGER_NAME",
     "GenerationLogHandler",
     "PostgresLogHandler",

@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-from dihya_logging.chain import Linker, parse_entry, parse_sealed, seal_text
-from dihya_logging.chainio import HEAD_OFFSET, render_head, state_path
-from dihya_logging.handler import GenerationLogHandler
-from dihya_logging.logset import LogSet
+from dihya_logging._logset import LogSet
+from dihya_logging.chain._format import Linker, parse_entry, parse_sealed, seal_text
+from dihya_logging.chain._state import HEAD_OFFSET, render_head, state_path
+from dihya_logging.sink._handler import GenerationLogHandler
 
 KEY = b"test chain key, never on disk"
 

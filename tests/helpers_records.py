@@ -7,7 +7,7 @@ import io
 import logging
 from collections.abc import Iterator
 
-from dihya_logging.formatter import RedactingJsonFormatter
+from dihya_logging.formatter._formatter import RedactingJsonFormatter
 
 
 class Capture(logging.Handler):

@@ -24,7 +24,7 @@ def make_logger(path: str, options: dict[str, Any], name: str = "sinktest") -> l
     """A logger writing JSON through a `GenerationLogHandler` (python-json-logger formatter)."""
     from pythonjsonlogger.json import JsonFormatter
 
-    from dihya_logging.handler import GenerationLogHandler
+    from dihya_logging.sink._handler import GenerationLogHandler
 
     handler = GenerationLogHandler(path, **options)
     handler.setFormatter(JsonFormatter())
@@ -61,7 +61,7 @@ def finish(child: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
 
 def read_lines(live: Path) -> list[bytes]:
     """Every line of the log set of ``live``, oldest file first (``.gz`` read transparently)."""
-    from dihya_logging.logset import LogSet
+    from dihya_logging._logset import LogSet
 
     lines: list[bytes] = []
     for path in LogSet(live).files():
@@ -134,8 +134,8 @@ def _queue_exit(args: dict[str, Any]) -> dict[str, Any]:
     """Queue mode: log ``count`` records and exit without closing anything ourselves."""
     from pythonjsonlogger.json import JsonFormatter
 
-    from dihya_logging.handler import GenerationLogHandler
-    from dihya_logging.queueing import make_queue_handler
+    from dihya_logging.sink._handler import GenerationLogHandler
+    from dihya_logging.sink._queueing import make_queue_handler
 
     target = GenerationLogHandler(args["path"])
     target.setFormatter(JsonFormatter())
@@ -154,8 +154,8 @@ def _queue_burst(args: dict[str, Any]) -> dict[str, Any]:
 
     from pythonjsonlogger.json import JsonFormatter
 
-    from dihya_logging.handler import GenerationLogHandler
-    from dihya_logging.queueing import make_queue_handler
+    from dihya_logging.sink._handler import GenerationLogHandler
+    from dihya_logging.sink._queueing import make_queue_handler
 
     target = GenerationLogHandler(args["path"], fsync="never")
     target.setFormatter(JsonFormatter())

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dihya_logging.logset import LogSet
+from dihya_logging._logset import LogSet
 
 
 def record(

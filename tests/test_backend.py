@@ -1,4 +1,4 @@
-"""Tests for dihya_logging.backend: the record filter every store applies."""
+"""Tests for store._backend: the record filter every store applies."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from dihya_logging.backend import RecordFilter, is_database_location
+from dihya_logging.store._backend import RecordFilter, is_database_location
 
 RECORD = {
     "timestamp": "2026-11-23T12:00:00.000Z",

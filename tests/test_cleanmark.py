@@ -1,4 +1,4 @@
-"""Tests for dihya_logging.cleanmark: the clean-field mark sees every one-level edit of a field."""
+"""Tests for formatter._cleanmark: the clean-field mark sees every one-level edit of a field."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any, Callable
 import pytest
 from helpers_records import json_stream, private_logger
 
-from dihya_logging import cleanmark
-from dihya_logging.cleanmark import CLEAN_FIELDS_ATTR, CleanFields
-from dihya_logging.events import log_generation_event
+from dihya_logging.events._events import log_generation_event
+from dihya_logging.formatter import _cleanmark as cleanmark
+from dihya_logging.formatter._cleanmark import CLEAN_FIELDS_ATTR, CleanFields
 
 SECRET = "hunter2-Sup3r-Secret"
 SCALARS = ("event", "user_id", "error", "files_count")

@@ -144,8 +144,8 @@ def test_follow_through_a_real_handler_rotation(
     log_path: Path, subprocess_env: dict[str, str]
 ) -> None:
     """Records written by GenerationLogHandler across a compressed rotation each print once."""
-    from dihya_logging.formatter import RedactingJsonFormatter
-    from dihya_logging.handler import GenerationLogHandler
+    from dihya_logging.formatter._formatter import RedactingJsonFormatter
+    from dihya_logging.sink._handler import GenerationLogHandler
 
     handler = GenerationLogHandler(log_path, maxBytes=1500, backupCount=5, compress=True)
     handler.setFormatter(RedactingJsonFormatter())

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from helpers_export import assert_one_line_error, run_cli, sample_records, write_rotated_log
 
-from dihya_logging.formatter import RedactingJsonFormatter
-from dihya_logging.handler import GenerationLogHandler
+from dihya_logging.formatter._formatter import RedactingJsonFormatter
+from dihya_logging.sink._handler import GenerationLogHandler
 
 KEY = "correct horse battery staple"
 

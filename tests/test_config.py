@@ -1,4 +1,4 @@
-"""Tests for dihya_logging.config and the shipped examples: configure, dictConfig, fileConfig."""
+"""Tests for _config and the shipped examples: configure, dictConfig, fileConfig."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import dihya_logging
-from dihya_logging.config import configure, dict_config
-from dihya_logging.handler import GenerationLogHandler
+from dihya_logging._config import configure, dict_config
+from dihya_logging.sink._handler import GenerationLogHandler
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "hunter2-Sup3r-Secret"

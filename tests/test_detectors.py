@@ -1,4 +1,4 @@
-"""Tests for dihya_logging.detectors: key classification rules and the value-pattern catalogue."""
+"""Tests for redaction._detectors: key classification rules and the value-pattern catalogue."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import re
 
 import pytest
 
-from dihya_logging.detectors import (
+from dihya_logging.redaction._detectors import (
     DEFAULT_PATTERNS,
     DEFAULT_SENSITIVE_KEYS,
     Detector,
     KeyClassifier,
     split_words,
 )
-from dihya_logging.scrubber import replacer
+from dihya_logging.redaction._scrubber import replacer
 from tests.helpers_redaction import POSITIVES
 
 SENSITIVE = [

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dihya_logging.export import export_generation_logs
-from dihya_logging.logset import LogSet
-from dihya_logging.store import get_generation_logs, purge_generation_logs
+from dihya_logging._logset import LogSet
+from dihya_logging.store._api import get_generation_logs, purge_generation_logs
+from dihya_logging.store._export import export_generation_logs
 from tests.helpers_store import all_bytes, build_log, line, record, write_file
 
 
@@ -111,8 +111,8 @@ def test_a_damaged_gz_backup_fails_the_purge_with_nothing_changed(log_path: Path
 
 KILLED_AFTER_FIRST_COMMIT = r"""
 import os, signal, sys
-from dihya_logging import purge
-from dihya_logging.filestore import FileStore
+from dihya_logging.store import _purge as purge
+from dihya_logging.store._filestore import FileStore
 real = purge.PurgeTemp.commit
 def commit_then_die(self, destination):
     real(self, destination)

@@ -1,4 +1,4 @@
-"""Tests for dihya_logging.events: what a generation event keeps, refuses and returns."""
+"""Tests for events._events: what a generation event keeps, refuses and returns."""
 
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ from typing import Any
 import pytest
 from helpers_records import Capture, json_stream, private_logger
 
-from dihya_logging.events import MAX_ERROR_LENGTH, MAX_FILES, log_event, log_generation_event
+from dihya_logging.events._events import (
+    MAX_ERROR_LENGTH,
+    MAX_FILES,
+    log_event,
+    log_generation_event,
+)
 
 SECRET = "hunter2-Sup3r-Secret"
 CONTENT = "def main():\n    print('generated content')\n"

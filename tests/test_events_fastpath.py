@@ -8,7 +8,7 @@ from typing import Any
 
 from helpers_records import Capture
 
-from dihya_logging.events import MAX_TEXT_LENGTH, log_event, log_generation_event
+from dihya_logging.events._events import MAX_TEXT_LENGTH, log_event, log_generation_event
 
 
 class TaggingLogger(logging.Logger):

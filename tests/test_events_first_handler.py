@@ -18,7 +18,7 @@ from helpers_leaks import GHP, SECRET, open_sink
 from helpers_leaks import assert_clean as _clean
 
 from dihya_logging import GenerationLogHandler, log_generation_event
-from dihya_logging.cleanmark import CLEAN_FIELDS_ATTR, CleanFields
+from dihya_logging.formatter._cleanmark import CLEAN_FIELDS_ATTR, CleanFields
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from helpers_export import (
     write_rotated_log,
 )
 
-from dihya_logging.export import export_generation_logs
-from dihya_logging.pseudonym import pseudonymize_user_id
-from dihya_logging.store import get_generation_logs
+from dihya_logging.store._api import get_generation_logs
+from dihya_logging.store._export import export_generation_logs
+from dihya_logging.store._pseudonym import pseudonymize_user_id
 
 
 @pytest.fixture

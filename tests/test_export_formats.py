@@ -1,4 +1,4 @@
-"""Unit tests of the export format writers (dihya_logging.formats): shapes, streaming, CSV rules."""
+"""Unit tests of the export format writers: shapes, streaming, CSV rules."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from helpers_export import decode_cell, expected_cell, read_csv, sample_records
 
-from dihya_logging.formats import (
+from dihya_logging.store._formats import (
     CSV_CORE_COLUMNS,
     csv_cell,
     csv_columns,

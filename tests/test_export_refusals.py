@@ -17,14 +17,14 @@ from typing import Any, Optional
 import pytest
 from helpers_export import read_jsonl, sample_records, write_rotated_log
 
-from dihya_logging.backend import PurgeOutcome, RecordFilter
-from dihya_logging.export import (
+from dihya_logging.store._api import get_generation_logs
+from dihya_logging.store._backend import PurgeOutcome, RecordFilter
+from dihya_logging.store._export import (
     TEMP_MARK,
     export_generation_logs,
     export_store,
     remove_stale_exports,
 )
-from dihya_logging.store import get_generation_logs
 
 
 class ScriptedStore:
@@ -207,8 +207,8 @@ import sys, time
 sys.path.insert(0, sys.argv[2])
 from test_export_refusals import ScriptedStore
 from helpers_export import sample_records
-from dihya_logging.backend import RecordFilter
-from dihya_logging.export import export_store
+from dihya_logging.store._backend import RecordFilter
+from dihya_logging.store._export import export_store
 def produce():
     yield from sample_records(5)
     print("streaming", flush=True)

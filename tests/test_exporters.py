@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from helpers_export import failing_hook_point
 
-from dihya_logging.exporters import (
+from dihya_logging.exporters._registry import (
     ENTRY_POINT_GROUP,
     Exporter,
     ExporterError,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dihya_logging.backend import LogStore, RecordFilter
-from dihya_logging.filestore import FileStore
-from dihya_logging.logset import LogSet
+from dihya_logging._logset import LogSet
+from dihya_logging.store._backend import LogStore, RecordFilter
+from dihya_logging.store._filestore import FileStore
 from tests.helpers_store import build_log, record, write_file
 
 
@@ -121,7 +121,7 @@ def test_cleanup_removes_stale_temp_files_but_not_live_ones(log_path: Path) -> N
 
 def test_a_purge_temp_file_is_flocked_while_alive(log_path: Path) -> None:
     """PurgeTemp holds an exclusive flock, which is how cleanup tells it is alive."""
-    from dihya_logging.purge import PurgeTemp
+    from dihya_logging.store._purge import PurgeTemp
 
     write_file(log_path, [record(1, "a")])
     temp = PurgeTemp(LogSet(log_path), compressed=False)

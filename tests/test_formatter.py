@@ -1,4 +1,4 @@
-"""Tests for dihya_logging.formatter: shape, redaction of every field, backends, robustness."""
+"""Tests for formatter._formatter: shape, redaction of every field, backends, robustness."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dihya_logging.formatter import RedactingJsonFormatter, orjson_available
+from dihya_logging.formatter._formatter import RedactingJsonFormatter, orjson_available
 
 SECRET = "hunter2-Sup3r-Secret"
 GITHUB = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
@@ -214,7 +214,7 @@ def test_stdlib_fallback_when_orjson_cannot_be_imported(subprocess_env: dict[str
     """Without orjson the formatter picks the standard library and still works."""
     code = (
         "import sys, logging; sys.modules['orjson'] = None\n"
-        "from dihya_logging.formatter import RedactingJsonFormatter\n"
+        "from dihya_logging.formatter._formatter import RedactingJsonFormatter\n"
         "f = RedactingJsonFormatter()\n"
         "print(f.json_backend)\n"
         "print(f.format(logging.makeLogRecord({'msg': 'hi', 'token': 'abc'})))\n"

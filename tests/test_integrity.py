@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from dihya_logging import integrity, verify_generation_logs
-from dihya_logging.chain import SeqRanges, encode_seqs, parse_sealed
-from dihya_logging.chainio import read_state, state_path
-from dihya_logging.integrity import Sealer, reseal_anonymized, tombstone
-from dihya_logging.logset import LogSet, open_private
-from dihya_logging.verify_report import INTACT, TAMPERED
+from dihya_logging import verify_generation_logs
+from dihya_logging._logset import LogSet, open_private
+from dihya_logging.chain import _sealer as integrity
+from dihya_logging.chain._format import SeqRanges, encode_seqs, parse_sealed
+from dihya_logging.chain._report import INTACT, TAMPERED
+from dihya_logging.chain._sealer import Sealer, reseal_anonymized, tombstone
+from dihya_logging.chain._state import read_state, state_path
 from tests.helpers_chain import KEY, lines_of, log_events, make_handler, records_of
 
 TEXT = '{"timestamp":"2026-11-23T12:34:56.789Z","message":"généré","user_id":"u1"}'

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from dihya_logging import verify_generation_logs
-from dihya_logging.chain import parse_entry
-from dihya_logging.verify_report import INTACT, TAMPERED
+from dihya_logging.chain._format import parse_entry
+from dihya_logging.chain._report import INTACT, TAMPERED
 from tests.helpers_chain import (
     KEY,
     forge_from,

@@ -20,9 +20,9 @@ from dihya_logging import (
     export_generation_logs,
     log_generation_event,
 )
-from dihya_logging.formatter import RedactingJsonFormatter
-from dihya_logging.redaction import default_redactor
-from dihya_logging.schema import LOGGER_NAME
+from dihya_logging._schema import LOGGER_NAME
+from dihya_logging.formatter._formatter import RedactingJsonFormatter
+from dihya_logging.redaction._redactor import default_redactor
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from dihya_logging.backend import RecordFilter
-from dihya_logging.linefilter import Gate, candidate_spans, timestamp_text
+from dihya_logging.store._backend import RecordFilter
+from dihya_logging.store._linefilter import Gate, candidate_spans, timestamp_text
 from tests.helpers_store import line, record
 
 

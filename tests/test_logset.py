@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dihya_logging.logset import (
+from dihya_logging._logset import (
     LogSet,
     bump_generation,
     ensure_private_dir,
@@ -19,7 +19,7 @@ from dihya_logging.logset import (
     read_generation,
     resolve_log_path,
 )
-from dihya_logging.schema import LOGGER_NAME
+from dihya_logging._schema import LOGGER_NAME
 
 TRY_LOCK = """
 import fcntl, os, sys

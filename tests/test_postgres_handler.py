@@ -15,8 +15,9 @@ from helpers_postgres import count_rows, rows
 from pg_server import PASSWORD, PgServer, pg_dsn_fixture, pg_server_fixture  # noqa: F401
 from pythonjsonlogger.json import JsonFormatter
 
+from dihya_logging._schema import LOGGER_NAME
 from dihya_logging.postgres import PostgresError, PostgresLogHandler, PostgresStore
-from dihya_logging.schema import LOGGER_NAME
+from dihya_logging.store import RecordFilter
 
 pytestmark = pytest.mark.postgres
 
@@ -132,7 +133,7 @@ def test_logging_ini_and_shutdown_flush_in_a_process(
             args=(None, 'ini_log', {str(tmp_path / "spill.log")!r})
             kwargs={{"flush_interval": 5.0}}
             [formatter_json]
-            class=dihya_logging.formatter.RedactingJsonFormatter
+            class=dihya_logging.formatter._formatter.RedactingJsonFormatter
             """
         )
     )
@@ -159,7 +160,7 @@ def test_password_never_shown(pg_server: PgServer, tmp_path: Path) -> None:
     store = PostgresStore(dsn)
     bad = PostgresStore(pg_server.dsn(password="Wr0ng-" + PASSWORD))
     with pytest.raises(PostgresError) as caught:
-        bad.tail(1, __import__("dihya_logging.backend").backend.RecordFilter())
+        bad.tail(1, RecordFilter())
     shown = [repr(handler), repr(store), store.location, str(caught.value), repr(caught.value)]
     handler.close()
     assert "password authentication failed" in str(caught.value)
@@ -232,7 +233,7 @@ def test_missing_psycopg_is_a_clear_import_error(subprocess_env: dict[str, str])
     """Without psycopg, using a postgresql:// location says which extra to install."""
     program = (
         "import sys; sys.modules['psycopg'] = None\n"
-        "from dihya_logging.store import get_generation_logs\n"
+        "from dihya_logging.store._api import get_generation_logs\n"
         "try:\n"
         "    get_generation_logs(path='postgresql://u@localhost/db')\n"
         "except ImportError as exc:\n"

@@ -10,20 +10,20 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-from dihya_logging.events import log_generation_event
-from dihya_logging.formatter import RedactingJsonFormatter
-from dihya_logging.handler import GenerationLogHandler
-from dihya_logging.logset import LogSet
-from dihya_logging.schema import LOGGER_NAME
-from dihya_logging.store import get_generation_logs, purge_generation_logs
+from dihya_logging._logset import LogSet
+from dihya_logging._schema import LOGGER_NAME
+from dihya_logging.events._events import log_generation_event
+from dihya_logging.formatter._formatter import RedactingJsonFormatter
+from dihya_logging.sink._handler import GenerationLogHandler
+from dihya_logging.store._api import get_generation_logs, purge_generation_logs
 from tests.helpers_store import all_bytes, build_log
 
 WRITER = r"""
 import logging, os, sys, time
-from dihya_logging.events import log_generation_event
-from dihya_logging.formatter import RedactingJsonFormatter
-from dihya_logging.handler import GenerationLogHandler
-from dihya_logging.logset import LogSet
+from dihya_logging.events._events import log_generation_event
+from dihya_logging.formatter._formatter import RedactingJsonFormatter
+from dihya_logging.sink._handler import GenerationLogHandler
+from dihya_logging._logset import LogSet
 path, name, stop = sys.argv[1], sys.argv[2], sys.argv[3]
 handler = GenerationLogHandler(path, maxBytes=16000, backupCount=100000, compress=True)
 handler.setFormatter(RedactingJsonFormatter())
@@ -94,8 +94,8 @@ def test_purge_while_three_processes_write(log_path: Path, subprocess_env: dict[
 
 KILLED_PURGE = r"""
 import os, signal, sys
-from dihya_logging import purge
-from dihya_logging.filestore import FileStore
+from dihya_logging.store import _purge as purge
+from dihya_logging.store._filestore import FileStore
 def die(self, destination):  # the process is killed with its rewrite written, not renamed
     os.kill(os.getpid(), signal.SIGKILL)
 purge.PurgeTemp.commit = die
@@ -123,7 +123,7 @@ def test_a_purge_killed_mid_way_leaves_the_log_intact_and_the_next_one_cleans_up
 
 FULL_DISK_PURGE = r"""
 import resource, signal, sys
-from dihya_logging.filestore import FileStore
+from dihya_logging.store._filestore import FileStore
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
 resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
 try:

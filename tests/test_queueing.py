@@ -12,8 +12,8 @@ import pytest
 from helpers_sink import finish, parse_all, read_lines, run_child
 from pythonjsonlogger.json import JsonFormatter
 
-from dihya_logging.handler import GenerationLogHandler
-from dihya_logging.queueing import AuditQueueHandler, make_queue_handler
+from dihya_logging.sink._handler import GenerationLogHandler
+from dihya_logging.sink._queueing import AuditQueueHandler, make_queue_handler
 
 
 @pytest.fixture
@@ -162,7 +162,7 @@ def test_dict_config_recipe(log_path: Path, logger: logging.Logger) -> None:
             "formatters": {"json": {"()": "pythonjsonlogger.json.JsonFormatter"}},
             "handlers": {
                 "audit": {
-                    "()": "dihya_logging.queueing.queued_handler",
+                    "()": "dihya_logging.sink._queueing.queued_handler",
                     "filename": str(log_path),
                     "maxBytes": 2000,
                     "maxsize": 100,

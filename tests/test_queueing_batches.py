@@ -16,10 +16,10 @@ from helpers_sink import parse_all, read_lines
 from pythonjsonlogger.json import JsonFormatter
 
 from dihya_logging import verify_generation_logs
-from dihya_logging.boundedqueue import BoundedQueue
-from dihya_logging.handler import GenerationLogHandler
-from dihya_logging.queueing import make_queue_handler
-from dihya_logging.verify_report import INTACT
+from dihya_logging.chain._report import INTACT
+from dihya_logging.sink._boundedqueue import BoundedQueue
+from dihya_logging.sink._handler import GenerationLogHandler
+from dihya_logging.sink._queueing import make_queue_handler
 
 
 def record(seq: int, writer: str = "w", pad: int = 0) -> logging.LogRecord:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dihya_logging.backend import RecordFilter
-from dihya_logging.reading import (
+from dihya_logging.store._backend import RecordFilter
+from dihya_logging.store._reading import (
     DamagedLineWarning,
     ReadStats,
     iter_blocks,

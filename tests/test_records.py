@@ -1,4 +1,4 @@
-"""Tests for dihya_logging.records: `new_record` builds exactly the record the stock class would."""
+"""Tests for events._records: `new_record` builds exactly the record the stock class would."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typing import Any, Callable
 
 import pytest
 
-from dihya_logging import records
-from dihya_logging.records import SOURCE_PATH, new_record
+from dihya_logging.events import _records as records
+from dihya_logging.events._records import SOURCE_PATH, new_record
 
 TIME_FIELDS = ("created", "msecs", "relativeCreated")
 FLAGS = tuple(

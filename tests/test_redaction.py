@@ -1,4 +1,4 @@
-"""Tests for dihya_logging.redaction: the redacted JSON-native copy of any structure."""
+"""Tests for redaction._redactor: the redacted JSON-native copy of any structure."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 import pytest
 
-from dihya_logging.detectors import Detector
-from dihya_logging.redaction import Redactor, default_redactor
+from dihya_logging.redaction._detectors import Detector
+from dihya_logging.redaction._redactor import Redactor, default_redactor
 from tests.helpers_redaction import A36, JWT, container_ids, json_native
 
 M = "[REDACTED]"

@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) of dihya_logging.redaction: secrets planted anywhere vanish."""
+"""Property-based tests (hypothesis) of the redactor: secrets planted anywhere vanish."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dihya_logging.redaction import Redactor
+from dihya_logging.redaction._redactor import Redactor
 from tests.helpers_redaction import container_ids, json_native
 
 R = Redactor()

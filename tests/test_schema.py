@@ -1,4 +1,4 @@
-"""Tests for dihya_logging.schema: timestamps and date parsing."""
+"""Tests for _schema: timestamps and date parsing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dihya_logging.schema import format_timestamp, parse_datetime, parse_timestamp, safe_extra
+from dihya_logging._schema import format_timestamp, parse_datetime, parse_timestamp, safe_extra
 
 
 @given(st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False))

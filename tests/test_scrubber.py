@@ -1,4 +1,4 @@
-"""Tests for dihya_logging.scrubber: secrets inside text, the anchored trigger, the clean memo."""
+"""Tests for redaction._scrubber: secrets inside text, the anchored trigger, the clean memo."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dihya_logging.detectors import DEFAULT_PATTERNS, Detector
-from dihya_logging.redaction import Redactor
-from dihya_logging.scrubber import TextScrubber, build_trigger
+from dihya_logging.redaction._detectors import DEFAULT_PATTERNS, Detector
+from dihya_logging.redaction._redactor import Redactor
+from dihya_logging.redaction._scrubber import TextScrubber, build_trigger
 from tests.helpers_redaction import NEGATIVES, POSITIVES
 
 CASES = [(name, text, secret) for name, cases in POSITIVES.items() for text, secret in cases]

@@ -16,8 +16,8 @@ from helpers_faults import handler_at, rec, seqs
 from helpers_sink import parse_all, read_lines
 from pythonjsonlogger.json import JsonFormatter
 
-from dihya_logging.handler import GenerationLogHandler
-from dihya_logging.queueing import AuditQueueHandler
+from dihya_logging.sink._handler import GenerationLogHandler
+from dihya_logging.sink._queueing import AuditQueueHandler
 
 
 class Exploding(logging.Formatter):
@@ -246,7 +246,7 @@ class Unprintable(Exception):
 
 def test_unprintable_error_or_extra_key_never_raises(log_path: Path) -> None:
     """An error or extra key whose __str__ raises is logged with a placeholder, never raised."""
-    from dihya_logging.events import log_generation_event
+    from dihya_logging.events._events import log_generation_event
 
     logger = logging.getLogger("faults.events")
     logger.propagate, logger.level = False, logging.INFO
@@ -268,7 +268,7 @@ def test_batch_sync_failure_is_reported(log_path: Path, monkeypatch: pytest.Monk
     """fdatasync failing after a batch was written is reported, and nothing is written twice."""
     import errno
 
-    from dihya_logging import batching
+    from dihya_logging.sink import _batching as batching
 
     def broken_sync(fd: int) -> None:
         raise OSError(errno.EIO, "fdatasync failed")

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dihya_logging.filestore import FileStore
-from dihya_logging.reading import DamagedLineWarning
-from dihya_logging.schema import LOGGER_NAME
-from dihya_logging.store import (
+from dihya_logging._schema import LOGGER_NAME
+from dihya_logging.store._api import (
     DEFAULT_RETENTION_DAYS,
     get_generation_logs,
     iter_generation_logs,
@@ -20,6 +18,8 @@ from dihya_logging.store import (
     purge_generation_logs,
     retention_cutoff,
 )
+from dihya_logging.store._filestore import FileStore
+from dihya_logging.store._reading import DamagedLineWarning
 from tests.helpers_store import build_log, record, write_file
 
 
@@ -151,9 +151,9 @@ def test_open_store_picks_the_backend_from_the_location(
 
     import dihya_logging.postgres as package
 
-    module = type(package)("dihya_logging.postgres.store")
+    module = type(package)("dihya_logging.postgres._store")
     module.PostgresStore = FakePostgresStore  # type: ignore[attr-defined]
-    monkeypatch.setitem(__import__("sys").modules, "dihya_logging.postgres.store", module)
+    monkeypatch.setitem(__import__("sys").modules, "dihya_logging.postgres._store", module)
     assert isinstance(open_store("postgresql://u@db/logs"), FakePostgresStore)
     monkeypatch.setenv("DIHYA_LOG_FILE", "postgres://u@db/env")
     assert isinstance(open_store(), FakePostgresStore)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from dihya_logging.events import log_generation_event
-from dihya_logging.formatter import RedactingJsonFormatter
-from dihya_logging.handler import GenerationLogHandler
-from dihya_logging.logset import LogSet
-from dihya_logging.pseudonym import key_file_path, pseudonymize_user_id
-from dihya_logging.schema import LOGGER_NAME
-from dihya_logging.store import get_generation_logs, purge_generation_logs
+from dihya_logging._logset import LogSet
+from dihya_logging._schema import LOGGER_NAME
+from dihya_logging.events._events import log_generation_event
+from dihya_logging.formatter._formatter import RedactingJsonFormatter
+from dihya_logging.sink._handler import GenerationLogHandler
+from dihya_logging.store._api import get_generation_logs, purge_generation_logs
+from dihya_logging.store._pseudonym import key_file_path, pseudonymize_user_id
 from tests.helpers_store import all_bytes, build_log
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from dihya_logging import verify_generation_logs
-from dihya_logging.chain import parse_sealed, seal_text
-from dihya_logging.chainio import state_path
-from dihya_logging.logset import LogSet
-from dihya_logging.verify_report import CANNOT_CHECK, INTACT, TAMPERED
+from dihya_logging._logset import LogSet
+from dihya_logging.chain._format import parse_sealed, seal_text
+from dihya_logging.chain._report import CANNOT_CHECK, INTACT, TAMPERED
+from dihya_logging.chain._state import state_path
 from tests.helpers_chain import KEY, forge_from, lines_of, log_events, write_lines
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from dihya_logging import verify_generation_logs
-from dihya_logging.chainio import read_state, state_path
-from dihya_logging.logset import LogSet
-from dihya_logging.verify_report import INTACT, TAMPERED
+from dihya_logging._logset import LogSet
+from dihya_logging.chain._report import INTACT, TAMPERED
+from dihya_logging.chain._state import read_state, state_path
 from tests.helpers_chain import KEY, log_events, records_of
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from dihya_logging import export_generation_logs, purge_generation_logs, verify_generation_logs
-from dihya_logging.formatter import RedactingJsonFormatter
-from dihya_logging.handler import GenerationLogHandler
-from dihya_logging.verify_report import INTACT, TAMPERED
+from dihya_logging.chain._report import INTACT, TAMPERED
+from dihya_logging.formatter._formatter import RedactingJsonFormatter
+from dihya_logging.sink._handler import GenerationLogHandler
 from tests.helpers_chain import KEY, lines_of, records_of, write_lines
 
 

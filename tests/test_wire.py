@@ -1,4 +1,4 @@
-"""Tests for dihya_logging.wire: the fsync policy parser and the JSON-escaping codec handler."""
+"""Tests for sink._wire: the fsync policy parser and the JSON-escaping codec handler."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from dihya_logging.wire import FSYNC_POLICIES, JSON_ESCAPE, fsync_settings
+from dihya_logging.sink._wire import FSYNC_POLICIES, JSON_ESCAPE, fsync_settings
 
 
 @pytest.mark.parametrize(

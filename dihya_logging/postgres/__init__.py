@@ -8,14 +8,20 @@ JSON-lines logs, idempotently; `schema_sql` is the DDL a DBA can run by hand.
 
 from __future__ import annotations
 
-from .dsn import DEFAULT_TABLE, ENV_DSN, PostgresError, display_dsn, require_psycopg
+from dihya_logging.postgres._dsn import (
+    DEFAULT_TABLE,
+    ENV_DSN,
+    PostgresError,
+    display_dsn,
+    require_psycopg,
+)
 
 require_psycopg()  # a clear "install the postgres extra" ImportError, before any submodule
 
-from .handler import PostgresLogHandler  # noqa: E402
-from .importer import ImportOutcome, import_log_set  # noqa: E402
-from .schema import ensure_schema, schema_sql  # noqa: E402
-from .store import PostgresStore  # noqa: E402
+from dihya_logging.postgres._handler import PostgresLogHandler  # noqa: E402
+from dihya_logging.postgres._importer import ImportOutcome, import_log_set  # noqa: E402
+from dihya_logging.postgres._schema import ensure_schema, schema_sql  # noqa: E402
+from dihya_logging.postgres._store import PostgresStore  # noqa: E402
 
 __all__ = [
     "DEFAULT_TABLE",

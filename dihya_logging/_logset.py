@@ -1,0 +1,217 @@
+"""The log set: how files are named and ordered, the cross-process lock, private file creation.
+
+Floor 2. This is the one place that knows that ``generation.log`` is the live file,
+``generation.log.1`` (or ``.1.gz``) the newest rotated one and ``generation.log.N`` the oldest,
+and the one lock protocol that the handler, the store and the chain all use:
+
+* ``generation.log.lock`` beside the log (never rotated, never removed) is locked with
+  ``fcntl.flock(LOCK_EX)`` around every change to any file of the set: an append, a rotation,
+  a purge's rewrite. ``flock`` locks belong to an open file description, so two handlers in one
+  process exclude each other exactly as two processes do; a thread must never take the lock
+  twice (it would wait for itself).
+* Whoever changes which file is the live one (a rotation, a purge's rewrite) bumps the set's
+  *generation*, a counter in the first 8 bytes of the lock file, before releasing the lock
+  (`LogSet.lock` does it on release; `bump_generation` for holders of their own descriptor).
+  Writers read it under the lock before every append (one ``pread``) and, when it moved, check
+  the live file's inode and reopen it; they also check the path itself every second or so.
+* ``generation.log.rotation`` (``LogSet.state_path``, never rotated) records which time period
+  the live file belongs to, so processes agree on time rotation (see `sink._rotation`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import re
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final, Union
+
+from dihya_logging._schema import LOGGER_NAME
+
+__all__ = [
+    "DEFAULT_DIR_MODE",
+    "DEFAULT_FILE_MODE",
+    "DEFAULT_LOG_FILE",
+    "ENV_LOG_FILE",
+    "LogSet",
+    "PathLike",
+    "TEMP_MARK",
+    "bump_generation",
+    "ensure_private_dir",
+    "open_private",
+    "read_generation",
+    "resolve_log_path",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+DEFAULT_LOG_FILE: Final = "logs/generation.log"
+ENV_LOG_FILE: Final = "DIHYA_LOG_FILE"
+DEFAULT_FILE_MODE: Final = 0o600
+DEFAULT_DIR_MODE: Final = 0o700
+TEMP_MARK: Final = ".tmp-"
+"""Infix of temporary files (purge rewrites, exports): ``.generation.log.tmp-<random>``."""
+
+
+def ensure_private_dir(directory: Path, mode: int = DEFAULT_DIR_MODE) -> None:
+    """Create ``directory`` and missing parents with ``mode`` (whatever the umask).
+
+    Existing directories are left as they are: they belong to the operator.
+    """
+    if directory.is_dir():
+        return
+    missing = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=mode)
+            os.chmod(folder, mode)
+
+
+def open_private(path: Path, flags: int, mode: int = DEFAULT_FILE_MODE) -> int:
+    """Open ``path`` refusing symlinks (``O_NOFOLLOW``); a file it creates gets exactly ``mode``.
+
+    Raises ``OSError`` (``ELOOP``) when ``path`` is a symlink, so a planted link never
+    redirects the audit log. The mode is set with ``fchmod`` only on a file this call
+    created, since ``open``'s mode is filtered by the umask.
+    """
+    flags |= os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    if flags & os.O_CREAT:
+        try:
+            fd = os.open(path, flags | os.O_EXCL, mode)
+        except FileExistsError:
+            fd = os.open(path, flags & ~os.O_CREAT)
+        else:
+            try:
+                os.fchmod(fd, mode)
+            except OSError:
+                os.close(fd)
+                raise
+            return fd
+    else:
+        fd = os.open(path, flags)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"not a regular file: {path}")
+    return fd
+
+
+def read_generation(lock_fd: int) -> bytes:
+    """The set's change counter (opaque bytes: compare for equality only)."""
+    return os.pread(lock_fd, 8, 0)
+
+
+def bump_generation(lock_fd: int) -> bytes:
+    """Count one change to the set (call with the lock held); returns the new counter."""
+    value = int.from_bytes(os.pread(lock_fd, 8, 0).ljust(8, b"\0"), "little")
+    raw = ((value + 1) % (1 << 64)).to_bytes(8, "little")
+    os.pwrite(lock_fd, raw, 0)
+    return raw
+
+
+_ROTATED = re.compile(r"\.(\d+)(\.gz)?$")
+
+
+class LogSet:
+    """The files of one log: the live file, its rotated (optionally gzipped) backups, the lock.
+
+    Knows names and order only; it holds no open file except while `lock` is held.
+    """
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(os.path.abspath(os.fspath(path)))
+        self.directory = self.path.parent
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.state_path = self.path.with_name(self.path.name + ".rotation")
+
+    def __repr__(self) -> str:
+        return f"LogSet({str(self.path)!r})"
+
+    def rotated_path(self, index: int, compressed: bool = False) -> Path:
+        """The name of backup number ``index`` (1 is the newest)."""
+        return self.path.with_name(f"{self.path.name}.{index}{'.gz' if compressed else ''}")
+
+    def rotated(self) -> list[tuple[int, Path]]:
+        """Existing backups as ``(index, path)``, newest first (index 1 first)."""
+        prefix = self.path.name
+        found: list[tuple[int, Path]] = []
+        try:
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
+            return []
+        for name in names:
+            if not name.startswith(prefix + "."):
+                continue
+            match = _ROTATED.fullmatch(name[len(prefix) :])
+            if match:
+                found.append((int(match.group(1)), self.directory / name))
+        found.sort(key=lambda item: (item[0], item[1].name))
+        return found
+
+    def files(self) -> list[Path]:
+        """Every existing file of the set, oldest first: ``.N[.gz]`` … ``.1[.gz]``, live file."""
+        ordered = [path for _, path in reversed(self.rotated())]
+        if self.path.exists():
+            ordered.append(self.path)
+        return ordered
+
+    def temp_path(self, purpose: str = "") -> Path:
+        """A fresh hidden temporary name in the log's directory (same filesystem: atomic rename)."""
+        token = os.urandom(6).hex()
+        return self.directory / f".{self.path.name}{TEMP_MARK}{purpose}{token}"
+
+    def stale_temp_files(self) -> list[Path]:
+        """Temporary files left by an interrupted purge or rewrite (to be removed under lock)."""
+        prefix = f".{self.path.name}{TEMP_MARK}"
+        try:
+            return [self.directory / n for n in os.listdir(self.directory) if n.startswith(prefix)]
+        except FileNotFoundError:
+            return []
+
+    @contextlib.contextmanager
+    def lock(self, *, create_dir: bool = True, changes: bool = True) -> Iterator[None]:
+        """Hold the set's exclusive cross-process lock for the ``with`` block.
+
+        On release the generation is bumped (unless ``changes=False``, for read-only work),
+        so writers in every process re-check the live file before their next append.
+        """
+        if create_dir:
+            ensure_private_dir(self.directory)
+        fd = open_private(self.lock_path, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if changes:
+                    with contextlib.suppress(OSError):
+                        bump_generation(fd)
+        finally:
+            os.close(fd)  # closing the description releases the flock
+
+
+def resolve_log_path(path: PathLike | None = None) -> Path:
+    """The log file an API call works on when ``path`` is None.
+
+    The file of the handler attached to the ``dihya.generation`` logger (any handler exposing
+    a ``log_path`` attribute, so queue front-ends count too), else ``$DIHYA_LOG_FILE``, else
+    ``logs/generation.log``.
+    """
+    if path is not None:
+        return Path(os.path.abspath(os.fspath(path)))
+    for handler in logging.getLogger(LOGGER_NAME).handlers:
+        attached = getattr(handler, "log_path", None)
+        if attached is not None:
+            return Path(attached)
+    env = os.environ.get(ENV_LOG_FILE)
+    return Path(os.path.abspath(env or DEFAULT_LOG_FILE))

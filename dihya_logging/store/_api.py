@@ -1,0 +1,299 @@
+"""The public face of the store: open one, read records, purge them (erasure and retention).
+
+Floor 3 (the PostgreSQL store and the exporters' purge hooks are imported lazily). Every
+function validates its arguments first — a clear TypeError/ValueError before any file is
+touched — and works on the `LogStore` that ``path`` names: a ``postgresql://`` DSN opens
+`dihya_logging.postgres._store.PostgresStore`, anything else the `FileStore` of
+`resolve_log_path(path)`.
+
+**Purge.** ``purge_generation_logs()`` with no filter removes every record; ``user_id=`` one
+user's records (GDPR art. 17); ``before=`` every record older than a date (retention; with
+``user_id`` too, that user's older records); ``anonymize=True`` (needs ``user_id``) keeps the
+records but replaces the identity with `pseudonymize_user_id`'s stable token, so statistics
+survive. ``purge`` audit events are never removed (they hold no personal data and prove the
+erasures). Each purge then appends a ``purge`` event — actor, mode, filter (user id as a
+token, never in clear; ``before`` in ISO 8601), count, tombstoned sequence numbers in a chained
+log — and tells every installed exporter with an ``on_purge`` hook (GDPR art. 19), recording
+each hook's outcome in that event.
+
+**Retention.** The French regulator (CNIL, recommendation on logging measures, 2021) advises
+keeping logs six months to one year. `DEFAULT_RETENTION_DAYS` is 365 — the longest period it
+considers proportionate for an audit trail, long enough to investigate an incident found late;
+operators with no such need should use 180. Nothing is deleted by itself: run
+``purge_generation_logs(before=retention_cutoff())`` (or ``dihya-logs purge --before``) from a
+daily job, or give the handler ``retention_days`` to drop whole rotated files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import getpass
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final, Optional
+
+from dihya_logging._logset import ENV_LOG_FILE, PathLike, resolve_log_path
+from dihya_logging._schema import EVENT_PURGE, LOGGER_NAME, DateLike, parse_datetime
+from dihya_logging.store._backend import LogStore, PurgeOutcome, RecordFilter, is_database_location
+from dihya_logging.store._filestore import FileStore
+from dihya_logging.store._pseudonym import pseudonymize_user_id, replace_user_id
+
+__all__ = [
+    "DEFAULT_RETENTION_DAYS",
+    "audit_actor",
+    "get_generation_logs",
+    "iter_generation_logs",
+    "open_store",
+    "pseudonym_for",
+    "pseudonymize_user_id",
+    "purge_generation_logs",
+    "purge_store",
+    "retention_cutoff",
+]
+
+DEFAULT_RETENTION_DAYS: Final = 365
+"""Retention default for generation logs: CNIL advises six months to one year for logs."""
+
+
+def open_store(location: Optional[PathLike] = None) -> LogStore:
+    """The store at ``location``: a ``postgresql://`` DSN, else the log file (resolved)."""
+    if location is not None and not isinstance(location, (str, os.PathLike)):
+        raise TypeError(f"path must be a string, a path or None, got {type(location).__name__}")
+    if location is None:
+        env = os.environ.get(ENV_LOG_FILE)
+        if env and is_database_location(env) and _attached_log() is None:
+            location = env
+    if is_database_location(location):
+        from dihya_logging.postgres._store import PostgresStore
+
+        store: LogStore = PostgresStore(str(location))
+        return store
+    return FileStore(resolve_log_path(location))
+
+
+def _attached_log() -> Optional[object]:
+    """The file of a handler attached to the generation logger, if any."""
+    for handler in logging.getLogger(LOGGER_NAME).handlers:
+        attached: object = getattr(handler, "log_path", None)
+        if attached is not None:
+            return attached
+    return None
+
+
+def _check_limit(limit: object) -> Optional[int]:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError(f"limit must be an integer or None, got {type(limit).__name__}")
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    return limit
+
+
+def iter_generation_logs(
+    limit: Optional[int] = None,
+    *,
+    user_id: Optional[str] = None,
+    status: Optional[str] = None,
+    event: Optional[str] = None,
+    since: Optional[DateLike] = None,
+    until: Optional[DateLike] = None,
+    path: Optional[PathLike] = None,
+) -> Iterator[dict[str, Any]]:
+    """Stream the matching records, oldest first (``limit``: only the newest N, still in order).
+
+    Arguments are checked at the call, not at the first ``next()``. Damaged lines are skipped
+    with a `DamagedLineWarning`.
+    """
+    count = _check_limit(limit)
+    flt = RecordFilter.build(user_id=user_id, status=status, event=event, since=since, until=until)
+    store = open_store(path)
+    if count is not None:
+        return iter(store.tail(count, flt))
+    return store.iter_records(flt)
+
+
+def get_generation_logs(
+    limit: Optional[int] = None,
+    *,
+    user_id: Optional[str] = None,
+    status: Optional[str] = None,
+    event: Optional[str] = None,
+    since: Optional[DateLike] = None,
+    until: Optional[DateLike] = None,
+    path: Optional[PathLike] = None,
+) -> list[dict[str, Any]]:
+    """The matching records in chronological order; ``limit`` keeps the newest N (read from
+    the end of the log, so it costs O(N) whatever the log's size)."""
+    records = iter_generation_logs(
+        limit, user_id=user_id, status=status, event=event, since=since, until=until, path=path
+    )
+    with _gc_paused():
+        return list(records)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a big list of fresh records is built.
+
+    Every few hundred new dicts would otherwise trigger a collection that walks all the
+    records built so far: more than half the time of a million-record read. Records hold no
+    cycles, so nothing is left for the collector to find.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def audit_actor(actor: Optional[str]) -> str:
+    """Who an audit event names: ``actor`` if given, else the operating-system user."""
+    if actor is not None:
+        if not isinstance(actor, str):
+            raise TypeError(f"actor must be a string, got {type(actor).__name__}")
+        return actor
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name, no passwd entry
+        return f"uid:{os.getuid()}"
+
+
+def pseudonym_for(store: LogStore, user_id: str) -> str:
+    """``user_id``'s token as ``store`` writes it (its own key file for a file store)."""
+    own = getattr(store, "pseudonymize", None)
+    if callable(own):
+        return str(own(user_id))
+    return pseudonymize_user_id(user_id)
+
+
+def retention_cutoff(
+    days: float = DEFAULT_RETENTION_DAYS, *, now: Optional[datetime] = None
+) -> datetime:
+    """The ``before`` date of a retention purge keeping ``days`` days (aware UTC)."""
+    if isinstance(days, bool) or not isinstance(days, (int, float)) or days < 0:
+        raise ValueError(f"days must be a number >= 0, got {days!r}")
+    moment = now if now is not None else datetime.now(timezone.utc)
+    return parse_datetime(moment) - timedelta(days=days)
+
+
+def _check_purge(
+    user_id: object, before: object, anonymize: object, actor: object
+) -> Optional[datetime]:
+    """Validate a purge request (TypeError/ValueError); the parsed ``before``."""
+    if user_id is not None:
+        if not isinstance(user_id, str):
+            raise TypeError(f"user_id must be a string, got {type(user_id).__name__}")
+        if not user_id.strip():
+            raise ValueError("user_id must not be empty")
+    cutoff = parse_datetime(before) if before is not None else None  # type: ignore[arg-type]
+    if not isinstance(anonymize, bool):
+        raise TypeError(f"anonymize must be True or False, got {anonymize!r}")
+    if anonymize and user_id is None:
+        raise ValueError("anonymize=True needs a user_id (whose records are kept, anonymized)")
+    if actor is not None and not isinstance(actor, str):
+        raise TypeError(f"actor must be a string, got {type(actor).__name__}")
+    return cutoff
+
+
+def purge_store(
+    store: LogStore,
+    *,
+    user_id: Optional[str] = None,
+    before: Optional[DateLike] = None,
+    anonymize: bool = False,
+    actor: Optional[str] = None,
+) -> PurgeOutcome:
+    """`purge_generation_logs` on an open store; returns the full outcome (count + details).
+
+    The CLI uses it with a `FileStore` that reports progress.
+    """
+    cutoff = _check_purge(user_id, before, anonymize, actor)
+    who = audit_actor(actor)
+    mode = "anonymize" if anonymize else "delete"
+
+    def named() -> str:  # a self-service erasure (actor = the user) must not name them
+        if user_id is None or user_id not in who:
+            return who
+        return replace_user_id(who, user_id, pseudonym_for(store, user_id))
+
+    def scope() -> dict[str, Any]:
+        described: dict[str, Any] = {}
+        if user_id is not None:
+            described["user_id"] = pseudonym_for(store, user_id)
+        if cutoff is not None:
+            described["before"] = cutoff.isoformat().replace("+00:00", "Z")
+        return described
+
+    store.check_audit()
+    try:
+        outcome = store.purge(user_id=user_id, before=cutoff, anonymize=anonymize)
+    except FileNotFoundError:
+        raise  # no log there: nothing happened, nothing to audit
+    except Exception as exc:  # a failed or partial purge is on the record too
+        with contextlib.suppress(Exception):
+            store.append_audit(
+                {
+                    "event": EVENT_PURGE,
+                    "actor": named(),
+                    "mode": mode,
+                    "filter": scope(),
+                    "count": None,
+                    "error": type(exc).__name__,
+                }
+            )
+        raise
+    fields: dict[str, Any] = {
+        "event": EVENT_PURGE,
+        "actor": named(),
+        "mode": mode,
+        "filter": scope(),
+        "count": outcome.count,
+    }
+    for key in ("tombstoned", "resealed"):  # chained log: the seqs this purge authorises
+        seqs = outcome.details.get(key)
+        if seqs:
+            from dihya_logging.chain._format import encode_seqs
+
+            fields[key] = encode_seqs(seqs)
+    fields["recipients"] = _notify_recipients(fields)
+    store.append_audit(fields)
+    return outcome
+
+
+def _notify_recipients(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Call the exporters' purge hooks (GDPR art. 19); their outcomes, never an exception."""
+    try:
+        from dihya_logging.exporters._registry import notify_purge
+
+        return notify_purge(dict(event))
+    except Exception as exc:  # the erasure is done; a broken hook must not hide that
+        warnings.warn(f"purge hooks could not run: {type(exc).__name__}", RuntimeWarning, 2)
+        return [{"exporter": None, "ok": False, "error": type(exc).__name__}]
+
+
+def purge_generation_logs(
+    *,
+    user_id: Optional[str] = None,
+    before: Optional[DateLike] = None,
+    anonymize: bool = False,
+    actor: Optional[str] = None,
+    path: Optional[PathLike] = None,
+) -> int:
+    """Remove records from every file (rotated and ``.gz`` ones too); return how many.
+
+    No filter: everything; ``user_id``: that user's records (GDPR erasure), or with
+    ``anonymize=True`` the same records with the id replaced by a stable token; ``before``:
+    records older than that date (retention). Audited with a ``purge`` event naming no data.
+    """
+    _check_purge(user_id, before, anonymize, actor)
+    store = open_store(path)
+    return purge_store(
+        store, user_id=user_id, before=before, anonymize=anonymize, actor=actor
+    ).count

@@ -1,0 +1,298 @@
+"""`FileStore`: the JSON-lines log set at one path, read, purged and audited as a `LogStore`.
+
+Floor 3 (logset, backend, reading, purge, pseudonym; the handler and formatter are imported
+lazily, only to write an audit event). Reads open every file of the set at once, under the
+log set's lock when it can be taken (so a rotation cannot slip between listing and opening),
+then stream without it: a consistent snapshot that never blocks writers for long. A purge holds
+the lock for its whole run — writers in other processes wait, then reopen the rewritten live
+file (its inode changed) and lose nothing; use the handler's queue mode if the application must
+never wait. Audit events are written after the lock is released (``flock`` would otherwise wait
+for itself).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import stat
+import warnings
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Optional
+
+from dihya_logging._logset import LogSet, PathLike, open_private
+from dihya_logging._schema import LOGGER_NAME, safe_extra
+from dihya_logging.chain._format import ENV_CHAIN_KEY
+from dihya_logging.chain._state import read_state, state_path
+from dihya_logging.store._backend import PurgeOutcome, RecordFilter
+from dihya_logging.store._pseudonym import pseudonymize_user_id
+from dihya_logging.store._purge import PurgePolicy, PurgeTemp, rewrite_file
+from dihya_logging.store._reading import (
+    ReadStats,
+    iter_file_records,
+    open_log_file,
+    tail_file_records,
+)
+
+__all__ = ["FileStore", "fsync_directory"]
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make renames in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FileStore:
+    """The log set at ``path`` (live file, rotated and ``.gz`` backups) as a `LogStore`.
+
+    ``progress(bytes_read)`` is called as files are read (the CLI shows it); `stats` counts
+    the bytes read from disk over the store's life.
+    """
+
+    def __init__(self, path: PathLike, *, progress: Optional[Callable[[int], None]] = None) -> None:
+        self.logset = LogSet(path)
+        self.path: Path = self.logset.path
+        self.location: str = str(self.path)
+        self.stats = ReadStats(progress=progress)
+
+    def __repr__(self) -> str:
+        return f"FileStore({self.location!r})"
+
+    def size(self) -> int:
+        """Bytes on disk of every file of the set (compressed sizes), for progress totals."""
+        total = 0
+        for path in self.logset.files():
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return total
+
+    def pseudonymize(self, user_id: str) -> str:
+        """The token standing for ``user_id`` in this log (its key file or ``$DIHYA_ANON_KEY``)."""
+        return pseudonymize_user_id(user_id, path=self.path)
+
+    # -- reading ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[list[tuple[Path, BinaryIO, bool]]]:
+        """Every file of the set, opened together (under the lock when it can be taken)."""
+        opened: list[tuple[Path, BinaryIO, bool]] = []
+        try:
+            with contextlib.ExitStack() as locked:
+                with contextlib.suppress(OSError):  # no directory yet, or read-only: no lock
+                    locked.enter_context(self.logset.lock(create_dir=False, changes=False))
+                for path in self.logset.files():
+                    try:
+                        stream, compressed = open_log_file(path, self.stats)
+                    except FileNotFoundError:
+                        continue
+                    opened.append((path, stream, compressed))
+            yield opened
+        finally:
+            for _, stream, _ in opened:
+                stream.close()
+
+    def iter_records(self, flt: RecordFilter) -> Iterator[dict[str, Any]]:
+        """Matching records, oldest first, streamed; damaged lines warned and skipped."""
+        with self._snapshot() as files:
+            for path, stream, _ in files:
+                yield from iter_file_records(stream, path, flt, self.stats)
+
+    def tail(self, limit: int, flt: RecordFilter) -> list[dict[str, Any]]:
+        """The newest ``limit`` matching records in chronological order, read from the end."""
+        found: list[dict[str, Any]] = []
+        if limit <= 0:
+            return found
+        with self._snapshot() as files:
+            for path, stream, compressed in reversed(files):
+                wanted = limit - len(found)
+                found.extend(tail_file_records(stream, compressed, path, wanted, flt, self.stats))
+                if len(found) >= limit:
+                    break
+        found.reverse()
+        return found
+
+    # -- purging ------------------------------------------------------------------------------
+    def purge(
+        self,
+        *,
+        user_id: Optional[str] = None,
+        before: Optional[datetime] = None,
+        anonymize: bool = False,
+    ) -> PurgeOutcome:
+        """Remove (or anonymize) the selected records in every file; everything if no filter.
+
+        Each changed file is rewritten to a private temporary file — all of them before any
+        is renamed over its original, under the log set's lock; a backup left empty is
+        deleted, an empty live file is replaced by an empty one. Leftover temporary files are
+        removed first.
+        """
+        if user_id is not None and (not isinstance(user_id, str) or not user_id):
+            raise ValueError("user_id must be a non-empty string")
+        if before is not None and (not isinstance(before, datetime) or before.tzinfo is None):
+            raise TypeError("before must be an aware datetime")
+        if anonymize and user_id is None:
+            raise ValueError("anonymize=True needs a user_id")
+        if not self.logset.directory.is_dir():
+            raise FileNotFoundError(errno.ENOENT, "no log to purge here", str(self.path))
+        pseudonym = self.pseudonymize(user_id) if user_id is not None else None
+        policy = PurgePolicy(
+            user_id=user_id, before=before, pseudonym=pseudonym, anonymize=anonymize
+        )
+        rewritten: list[str] = []
+        deleted: list[str] = []
+        with self.logset.lock():  # bumps the generation on release: writers re-check the file
+            stale = self._remove_stale_temp_files()
+            files = self.logset.files()
+            for path in files:  # refuse before changing anything
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    raise OSError(errno.EINVAL, "not a regular file (refusing to purge)", str(path))
+            # every file is rewritten before any is replaced: a file that cannot be read (a
+            # damaged .gz) fails the purge with nothing changed, not half of the set purged
+            temps: list[tuple[Path, PurgeTemp]] = []
+            try:
+                for path in files:
+                    temp = rewrite_file(path, self.logset, policy, self.stats)
+                    if temp is not None:
+                        temps.append((path, temp))
+                for path, temp in temps:
+                    if temp.size == 0 and path != self.path:
+                        temp.discard()
+                        path.unlink()
+                        deleted.append(path.name)
+                    else:
+                        temp.commit(path)
+                        rewritten.append(path.name)
+            finally:  # what was not committed is removed (a no-op for committed files)
+                for _, temp in temps:
+                    temp.discard()
+            if rewritten or deleted or stale:
+                fsync_directory(self.logset.directory)
+        details: dict[str, Any] = {
+            "removed": policy.removed,
+            "anonymized": policy.anonymized,
+            "scrubbed": policy.scrubbed,
+            "damaged_removed": policy.damaged,
+            "files_rewritten": rewritten,
+            "files_deleted": deleted,
+            "stale_temp_files_removed": len(stale),
+        }
+        if policy.tombstoned:
+            details["tombstoned"] = policy.tombstoned
+        if policy.resealed:
+            details["resealed"] = policy.resealed
+        return PurgeOutcome(policy.count, details)
+
+    def cleanup(self) -> list[Path]:
+        """Remove temporary files left by an interrupted purge or rewrite; return them."""
+        if not self.logset.directory.is_dir():
+            return []
+        with self.logset.lock(create_dir=False, changes=False):
+            return self._remove_stale_temp_files()
+
+    def _remove_stale_temp_files(self) -> list[Path]:
+        """Under the lock: delete temporary files no live process holds (``flock`` test)."""
+        removed: list[Path] = []
+        for path in self.logset.stale_temp_files():
+            try:
+                fd = open_private(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            except OSError:  # a symlink or a non-file with a temporary name: just unlink it
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed.append(path)
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # held: a live rewrite or export in another process
+            finally:
+                os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+        return removed
+
+    # -- auditing -----------------------------------------------------------------------------
+    def append_audit(self, fields: dict[str, Any]) -> None:
+        """Write one audit event (``fields["event"]`` + fields) into this log.
+
+        Through the ``dihya.generation`` logger when one of its handlers writes this file (so
+        the event follows the application's chain, queue and other handlers), else through a
+        temporary `GenerationLogHandler`. Never call it while holding the log set's lock.
+        """
+        event = str(fields.get("event") or "audit")
+        extra = safe_extra(fields)
+        logger = logging.getLogger(LOGGER_NAME)
+        for handler in logger.handlers:
+            target = getattr(handler, "log_path", None)
+            if target is None or os.fspath(target) != self.location:
+                continue
+            if logger.isEnabledFor(logging.INFO) and handler.level <= logging.INFO:
+                logger.info(event, extra=extra)
+            else:  # the audit event must not be dropped by a level
+                handler.handle(
+                    logger.makeRecord(
+                        logger.name, logging.INFO, "", 0, event, (), None, extra=extra
+                    )
+                )
+            return
+        self._append_with_own_handler(event, extra)
+
+    def check_audit(self) -> None:
+        """Refuse up front when this log is sealed with a key this process does not have.
+
+        The audit event of a purge or export must continue the chain; written unsealed it
+        would make `verify` report tampering, so the action is refused before it starts.
+        """
+        state = read_state(state_path(self.logset))
+        if state is None or not state.keyed or os.environ.get(ENV_CHAIN_KEY):
+            return
+        for handler in logging.getLogger(LOGGER_NAME).handlers:
+            if os.fspath(getattr(handler, "log_path", "")) == self.location:
+                return  # the attached handler holds the key
+        raise ValueError(
+            f"{self.location} is sealed with a chain key: set {ENV_CHAIN_KEY} (or attach the keyed "
+            "handler) so the audit record of this action continues the chain"
+        )
+
+    def _append_with_own_handler(self, event: str, extra: dict[str, Any]) -> None:
+        from dihya_logging.formatter._formatter import RedactingJsonFormatter
+        from dihya_logging.sink._handler import GenerationLogHandler
+
+        handler: logging.Handler
+        if self._is_chained():
+            try:
+                handler = GenerationLogHandler(self.path, chain=True)
+            except ValueError as exc:  # no chain key available here
+                warnings.warn(
+                    f"audit event written without the chain: {exc}", RuntimeWarning, stacklevel=3
+                )
+                handler = GenerationLogHandler(self.path)
+        else:
+            handler = GenerationLogHandler(self.path)
+        handler.setFormatter(RedactingJsonFormatter())
+        try:
+            record = logging.getLogger(LOGGER_NAME).makeRecord(
+                LOGGER_NAME, logging.INFO, "", 0, event, (), None, extra=extra
+            )
+            handler.handle(record)
+        finally:
+            handler.close()
+
+    def _is_chained(self) -> bool:
+        """Whether the log is chained: its chain state file exists (even when every record is
+        a tombstone), or the newest record carries the chain."""
+        if state_path(self.logset).exists():
+            return True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            newest = self.tail(1, RecordFilter())
+        return bool(newest) and all(name in newest[0] for name in ("seq", "link"))
