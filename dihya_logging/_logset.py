@@ -43,6 +43,7 @@ __all__ = [
     "TEMP_MARK",
     "bump_generation",
     "ensure_private_dir",
+    "fsync_directory",
     "open_private",
     "read_generation",
     "resolve_log_path",
@@ -104,6 +105,19 @@ def open_private(path: Path, flags: int, mode: int = DEFAULT_FILE_MODE) -> int:
         os.close(fd)
         raise OSError(errno.EINVAL, f"not a regular file: {path}")
     return fd
+
+
+def fsync_directory(directory: Path, *, best_effort: bool = True) -> None:
+    """Make renames and creations in ``directory`` durable; errors raise unless ``best_effort``."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        if not best_effort:
+            raise
 
 
 def read_generation(lock_fd: int) -> bytes:

@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final, Optional
 
-from dihya_logging._logset import TEMP_MARK, LogSet, open_private
+from dihya_logging._logset import TEMP_MARK, LogSet, fsync_directory, open_private
 
-__all__ = ["ROTATION_TEMP", "Rotator", "TimeSchedule", "fsync_directory"]
+__all__ = ["ROTATION_TEMP", "Rotator", "TimeSchedule"]
 
 ROTATION_TEMP: Final = "rotate-"
 """Purpose tag of the temporary ``.gz`` a compressing rotation writes before its rename."""
@@ -33,16 +33,6 @@ _DAY: Final = 86400
 _EPOCH_WEEKDAY: Final = 3  # 1970-01-01 was a Thursday (Monday is 0)
 _GZIP_LEVEL: Final = 6
 _CHUNK: Final = 1 << 20
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make renames and creations in ``directory`` durable (best effort)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 class TimeSchedule:

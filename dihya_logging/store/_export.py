@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any, Final, Optional, cast
 from urllib.parse import unquote, urlsplit
 
-from dihya_logging._logset import LogSet, PathLike, open_private
+from dihya_logging._logset import LogSet, PathLike, fsync_directory, open_private
 from dihya_logging._schema import EVENT_EXPORT, DateLike
 from dihya_logging.exporters._registry import ExportContext, load_exporter, uri_scheme
 from dihya_logging.store._api import audit_actor, open_store, pseudonym_for
@@ -213,7 +213,7 @@ def _write_file(
             os.fsync(raw.fileno())
         audit(count)
         _publish(temp, target, overwrite)
-    _fsync_dir(target.parent)
+    fsync_directory(target.parent)
     return count
 
 
@@ -246,16 +246,6 @@ def _publish(temp: Path, target: Path, overwrite: bool) -> None:
         os.replace(temp, target)
         return
     temp.unlink()
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable (best effort)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _export_to_plugin(

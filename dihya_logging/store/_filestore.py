@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Optional
 
-from dihya_logging._logset import LogSet, PathLike, open_private
+from dihya_logging._logset import LogSet, PathLike, fsync_directory, open_private
 from dihya_logging._schema import LOGGER_NAME, safe_extra
 from dihya_logging.chain._format import ENV_CHAIN_KEY
 from dihya_logging.chain._state import read_state, state_path
@@ -38,16 +38,7 @@ from dihya_logging.store._reading import (
     tail_file_records,
 )
 
-__all__ = ["FileStore", "fsync_directory"]
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make renames in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+__all__ = ["FileStore"]
 
 
 class FileStore:
@@ -173,7 +164,7 @@ class FileStore:
                 for _, temp in temps:
                     temp.discard()
             if rewritten or deleted or stale:
-                fsync_directory(self.logset.directory)
+                fsync_directory(self.logset.directory, best_effort=False)
         details: dict[str, Any] = {
             "removed": policy.removed,
             "anonymized": policy.anonymized,
