@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import calendar
+import datetime
 import gzip
 import logging
 import logging.config
+import logging.handlers
 import os
 import time
 from pathlib import Path
@@ -18,7 +20,6 @@ from pythonjsonlogger.json import JsonFormatter
 import dihya_logging.sink._handler as handler_module
 from dihya_logging._logset import LogSet
 from dihya_logging.sink._handler import GenerationLogHandler
-from dihya_logging.sink._rotation import TimeSchedule
 
 
 def record(seq: int) -> logging.LogRecord:
@@ -33,16 +34,40 @@ def handler_on(path: Path, **options: Any) -> GenerationLogHandler:
     return handler
 
 
-def test_schedule_periods_are_utc_and_epoch_aligned() -> None:
-    """Periods start on UTC boundaries: hours, midnights, and Mondays for W0."""
+@pytest.mark.parametrize(
+    ("when", "at", "expected"),
+    [
+        ("H", None, (2026, 11, 25, 14, 0, 0)),  # on the hour, not an hour after the start
+        ("midnight", None, (2026, 11, 26, 0, 0, 0)),
+        ("midnight", datetime.time(12, 0), (2026, 11, 26, 12, 0, 0)),  # 13:45 is past noon
+        ("W0", None, (2026, 12, 1, 0, 0, 0)),  # the midnight ending Monday, as the stdlib
+        ("W2", datetime.time(15, 0), (2026, 11, 25, 15, 0, 0)),  # later today (Wednesday)
+        ("W2", datetime.time(9, 0), (2026, 12, 2, 9, 0, 0)),  # today's time has passed
+    ],
+)
+def test_compute_rollover_is_utc_and_agreed(
+    log_path: Path, when: str, at: Any, expected: tuple[int, ...]
+) -> None:
+    """computeRollover gives the UTC boundary the stdlib gives for midnight/weekly (atTime
+    included) and whole units since the epoch for S/M/H/D."""
     moment = calendar.timegm((2026, 11, 25, 13, 45, 10))  # a Wednesday
-    hourly = TimeSchedule("H")
-    assert hourly.start(hourly.period(moment)) == calendar.timegm((2026, 11, 25, 13, 0, 0))
-    daily = TimeSchedule("midnight")
-    assert daily.start(daily.period(moment) + 1) == calendar.timegm((2026, 11, 26, 0, 0, 0))
-    weekly = TimeSchedule("W0")
-    assert weekly.start(weekly.period(moment)) == calendar.timegm((2026, 11, 23, 0, 0, 0))
-    assert TimeSchedule("S", 10).period(moment + 10) == TimeSchedule("S", 10).period(moment) + 1
+    handler = GenerationLogHandler(log_path, when=when, atTime=at, utc=True, delay=True)
+    stdlib = logging.handlers.TimedRotatingFileHandler(
+        log_path.with_name("stdlib.log"), when=when, utc=True, atTime=at, delay=True
+    )
+    try:
+        assert handler.computeRollover(moment) == calendar.timegm(expected)
+        if when != "H":  # the stdlib counts hours from the start; midnights and weeks agree
+            assert handler.computeRollover(moment) == stdlib.computeRollover(moment)
+    finally:
+        handler.close()
+        stdlib.close()
+
+
+def test_local_time_rotation_is_refused(log_path: Path) -> None:
+    """utc=False is refused with a message that says why (every process must agree)."""
+    with pytest.raises(ValueError, match="UTC only"):
+        GenerationLogHandler(log_path, when="midnight", utc=False, delay=True)
 
 
 def test_writers_agree_on_exactly_one_time_rotation(

@@ -39,13 +39,14 @@ class BatchAppender(logging.Handler):
     _size_limit: float
     _deadline: float
     _sync_every: int
+    _asks_subclass: bool
     _unsynced: int
     _batch_done = 0  # records of the current batch written
 
     if TYPE_CHECKING:  # pragma: no cover - provided by the handler
 
         def _default_formatter(self) -> logging.Formatter: ...
-        def format_line(self, record: logging.LogRecord) -> bytes: ...
+        def _line(self, record: logging.LogRecord) -> bytes: ...
         def _append(self, record: logging.LogRecord, data: bytes) -> None: ...
         def _prepare(self, lock_fd: int, now: float, length: int) -> tuple[int, int]: ...
         def _write_at(self, fd: int, size: int, data: bytes) -> None: ...
@@ -66,7 +67,7 @@ class BatchAppender(logging.Handler):
                 if isinstance(verdict, logging.LogRecord):  # Python 3.12+: a replacement
                     record = verdict
             try:
-                lines.append((record, self.format_line(record)))
+                lines.append((record, self._line(record)))
             except Exception:
                 self.handleError(record)
         if lines:
@@ -76,6 +77,10 @@ class BatchAppender(logging.Handler):
     def _append_lines(self, lines: list[_Line]) -> None:
         """Thread lock held: append ``lines``; on failure the rest go one by one."""
         live = self._live
+        if self._asks_subclass:  # a subclass's shouldRollover is asked record by record
+            for record, data in lines:
+                self._append(record, data)
+            return
         if live.lock_fd is None or live.fd is None:  # open what is missing with one record
             self._append(*lines[0])
             del lines[0]
@@ -119,7 +124,7 @@ class BatchAppender(logging.Handler):
             for index, (_record, data) in enumerate(lines):
                 if fd < 0:
                     return fd
-                if size + pending + len(data) > limit:  # write what fits, then maybe rotate
+                if size + pending + len(data) >= limit:  # write what fits, then maybe rotate
                     if chunk:
                         live.write(fd, size, b"".join(chunk))
                         self._batch_done, size, chunk, pending = index, live.clean_end, [], 0

@@ -12,7 +12,7 @@ import contextlib
 import os
 import weakref
 from os import SEEK_END, lseek, pread
-from typing import Final, Optional
+from typing import Final, Optional, TextIO
 
 from dihya_logging._logset import LogSet, ensure_private_dir, open_private
 
@@ -56,7 +56,33 @@ class LiveFile:
         self.verified = 0
         self.clean_end = -1  # size right after our last complete line
         self.rescued = b""
+        self._view: Optional[TextIO] = None
         _live_files.add(self)
+
+    def view(self, encoding: str, errors: str) -> Optional[TextIO]:
+        """A text stream over the live file (what the stdlib calls ``stream``), None while no
+        live file is open. It shares the descriptor: closing it leaves the handler's file open."""
+        if self.fd is None:
+            return None
+        if self._view is None:
+            view = open(self.fd, "a", encoding=encoding, errors=errors, closefd=False)  # noqa: SIM115
+            with contextlib.suppress(AttributeError, TypeError):
+                view.buffer.raw.name = self.path  # type: ignore[attr-defined]  # as FileHandler's
+            self._view = view
+        return self._view
+
+    def flush_view(self) -> None:
+        """Flush what code wrote to the text stream over the live file, if one was made."""
+        if self._view is not None:
+            with contextlib.suppress(Exception):
+                self._view.flush()
+
+    def close_view(self) -> None:
+        """Close the text stream over the live file, if one was made (the file stays open)."""
+        view, self._view = self._view, None
+        if view is not None:
+            with contextlib.suppress(Exception):
+                view.close()
 
     def open_lock(self) -> int:
         """Open (creating privately) the set's lock file; the caller then ``flock``s it."""
@@ -149,6 +175,7 @@ class LiveFile:
 
     def close_live(self) -> None:
         """Close the live file (the next `follow` reopens it)."""
+        self.close_view()
         fd, self.fd = self.fd, None
         self.clean_end = -1
         if fd is not None:

@@ -14,6 +14,7 @@ mtime. The live file is rotated when a record arrives in a later period than the
 from __future__ import annotations
 
 import contextlib
+import datetime
 import gzip
 import os
 import time
@@ -36,21 +37,35 @@ _CHUNK: Final = 1 << 20
 
 
 class TimeSchedule:
-    """UTC rotation periods like `TimedRotatingFileHandler`'s ``when``/``interval``, epoch-aligned.
+    """UTC rotation times like `TimedRotatingFileHandler`'s ``when``/``interval``/``atTime``.
 
-    Aligned periods need no start time, so every process computes the same boundaries.
+    The boundaries are those the stdlib computes with ``utc=True`` for ``midnight`` (at
+    ``atTime``, default 00:00) and ``W0``-``W6`` (at ``atTime`` on that weekday, default the
+    midnight ending it), every ``interval`` of them; ``S``/``M``/``H``/``D`` periods start on
+    whole units since the epoch (the stdlib counts them from the file's start instead). Aligned
+    periods need no start time, so every process computes the same boundaries.
     """
 
-    def __init__(self, when: str, interval: int = 1) -> None:
+    def __init__(
+        self, when: str, interval: int = 1, at_time: Optional[datetime.time] = None
+    ) -> None:
         if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
             raise ValueError(f"interval must be a positive integer, got {interval!r}")
+        if at_time is not None and not isinstance(at_time, datetime.time):
+            raise ValueError(f"atTime must be a datetime.time, got {at_time!r}")
         key = str(when).upper()
-        offset_days = 0
+        at_seconds = (
+            (at_time.hour * 60 + at_time.minute) * 60 + at_time.second if at_time else None
+        )
+        offset = 0
         if key in _UNITS:
             length = _UNITS[key] * interval
+            if key == "MIDNIGHT":
+                offset = at_seconds or 0
         elif len(key) == 2 and key[0] == "W" and key[1] in "0123456":
             length = 7 * _DAY * interval
-            offset_days = (int(key[1]) - _EPOCH_WEEKDAY) % 7
+            day_start = ((int(key[1]) - _EPOCH_WEEKDAY) % 7) * _DAY
+            offset = day_start + (_DAY if at_seconds is None else at_seconds)
         else:
             raise ValueError(
                 f"when must be S, M, H, D, midnight or W0-W6 (Monday=W0), got {when!r}"
@@ -58,8 +73,8 @@ class TimeSchedule:
         self.when = key
         self.interval = interval
         self.length = float(length)
-        self.offset = float(offset_days * _DAY)
-        self.spec = f"{key}/{interval}"
+        self.offset = float(offset % length)
+        self.spec = f"{key}/{interval}/{int(self.offset)}"
 
     def period(self, moment: float) -> int:
         """The index of the period containing Unix time ``moment``."""
@@ -98,6 +113,10 @@ class TimeSchedule:
 
 
 Hook = Callable[[Sequence[Path]], None]
+Mover = Callable[[str, str], None]
+"""``rotate(source, dest)``: moves the live file to its backup name (the stdlib's rotator)."""
+Namer = Callable[[int], str]
+"""The name of backup number ``i`` (1 is the newest)."""
 
 
 class Rotator:
@@ -134,65 +153,108 @@ class Rotator:
         self.sync = sync
         self.before_prune = before_prune
 
-    def rotate(self, live_fd: int, moved: Optional[Callable[[], object]] = None) -> None:
-        """Move the live file (open as ``live_fd``) to ``.1``; the caller opens a fresh one.
+    def rotate(self, move: Mover, name: Optional[Namer] = None) -> None:
+        """Shift the backups, ``move(live, backup 1)``, then prune (the caller holds the lock).
 
-        The live file is first renamed to a plain ``.1`` (one rename: never puts data at risk)
-        and ``moved`` is called (the handler bumps the set's generation there, so a crash from
-        here on leaves no writer on the old file). A compressing rotation then gzips ``.1``
-        to a temporary name, syncs it (with ``sync``), renames it to ``.1.gz`` and removes
-        ``.1``: a crash at any point leaves every line once, or in a plain ``.1`` beside the
-        complete ``.1.gz`` that `remove_leftovers` resolves. If gzip fails (full disk) the
-        backup stays plain and the error is raised after the rotation is complete.
+        ``name(i)`` is the name of backup ``i`` (the handler's ``rotation_filename``); None
+        means the set's own names ``<log>.i`` / ``<log>.i.gz``, listed whatever their gaps and
+        compression, with what a crashed compressing rotation left resolved first. ``move`` is
+        the handler's ``rotate(source, dest)``; by default it is `move`.
         """
         log_set = self.log_set
-        if self.compress:
-            self.remove_leftovers()
-        backups = self._shift()
-        newest = log_set.rotated_path(1)
-        os.rename(log_set.path, newest)
-        if moved is not None:
-            moved()
-        if self.compress:
-            packed = self._gzip_copy(live_fd)  # on failure: `.1` stays plain, nothing lost
-            try:
-                os.rename(packed, log_set.rotated_path(1, compressed=True))
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(packed)
-                raise
-            if self.sync:
-                fsync_directory(log_set.directory)
-            os.unlink(newest)
-            newest = log_set.rotated_path(1, compressed=True)
+        if name is None:
+            if self.compress:
+                self.remove_leftovers()
+            backups = self._shift()
+            newest = log_set.rotated_path(1, compressed=self.compress)
+        else:
+            backups = self._shift_named(name)
+            newest = Path(name(1))
+        move(str(log_set.path), str(newest))
         self._prune_backups([(1, newest), *backups])
 
-    def _gzip_copy(self, live_fd: int) -> Path:
-        """Gzip the live file to a hidden temporary name (never a half-written ``.gz``)."""
-        st = os.fstat(live_fd)
-        temp = self.log_set.temp_path(ROTATION_TEMP)
-        out_fd = open_private(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self.file_mode)
+    def move(self, source: str, dest: str) -> None:
+        """Rename the live file ``source`` to ``dest``; with ``compress``, gzip it there.
+
+        A compressing move first renames the file to a plain name (``dest`` without ``.gz``;
+        one rename never puts data at risk), gzips that to a temporary name, syncs it (with
+        ``sync``), renames it to ``dest`` and removes the plain file: a crash at any point
+        leaves every line once, or in a plain file beside the complete ``.gz`` that
+        `remove_leftovers` resolves. If gzip fails (full disk) the backup stays plain and the
+        error is raised after the live file has moved.
+        """
+        if not self.compress:
+            os.rename(source, dest)
+            return
+        plain = dest[: -len(".gz")] if dest.endswith(".gz") else dest + ".plain"
+        os.rename(source, plain)
+        packed = self._gzip_copy(plain)  # on failure: the backup stays plain, nothing lost
         try:
-            with os.fdopen(out_fd, "wb") as raw:
-                with gzip.GzipFile(
-                    filename="", mode="wb", fileobj=raw, compresslevel=_GZIP_LEVEL, mtime=0
-                ) as packed:
-                    offset = 0
-                    while True:
-                        chunk = os.pread(live_fd, _CHUNK, offset)
-                        if not chunk:
-                            break
-                        packed.write(chunk)
-                        offset += len(chunk)
-                if self.sync:
-                    raw.flush()
-                    os.fsync(raw.fileno())
-            os.utime(temp, ns=(st.st_atime_ns, st.st_mtime_ns))  # retention reads the mtime
+            os.rename(packed, dest)
         except BaseException:
             with contextlib.suppress(OSError):
-                os.unlink(temp)
+                os.unlink(packed)
             raise
+        if self.sync:
+            fsync_directory(self.log_set.directory)
+        os.unlink(plain)
+
+    def _gzip_copy(self, plain: str) -> Path:
+        """Gzip ``plain`` to a hidden temporary name (never a half-written ``.gz``)."""
+        temp = self.log_set.temp_path(ROTATION_TEMP)
+        in_fd = open_private(Path(plain), os.O_RDONLY)
+        try:
+            st = os.fstat(in_fd)
+            out_fd = open_private(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self.file_mode)
+            try:
+                with os.fdopen(out_fd, "wb") as raw:
+                    with gzip.GzipFile(
+                        filename="", mode="wb", fileobj=raw, compresslevel=_GZIP_LEVEL, mtime=0
+                    ) as packed:
+                        offset = 0
+                        while True:
+                            chunk = os.pread(in_fd, _CHUNK, offset)
+                            if not chunk:
+                                break
+                            packed.write(chunk)
+                            offset += len(chunk)
+                    if self.sync:
+                        raw.flush()
+                        os.fsync(raw.fileno())
+                os.utime(temp, ns=(st.st_atime_ns, st.st_mtime_ns))  # retention reads the mtime
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                raise
+        finally:
+            os.close(in_fd)
         return temp
+
+    def _shift_named(self, name: Namer) -> list[tuple[int, Path]]:
+        """Rename backups ``name(i)`` to ``name(i + 1)``, oldest first (a plain copy of a
+        ``.gz`` name, left by a failed gzip, moves with it); stops at the first missing index.
+
+        Returns the backups under their new names, newest first.
+        """
+        found: list[tuple[int, str, str]] = []
+        index = 1
+        while True:
+            current = name(index)
+            plain = current[: -len(".gz")] if current.endswith(".gz") else ""
+            present = [path for path in (current, plain) if path and os.path.lexists(path)]
+            if not present:
+                break
+            found.extend((index, path, current) for path in present)
+            index += 1
+        moved: list[tuple[int, Path]] = []
+        for index, path, current in reversed(found):
+            target = name(index + 1)
+            if path != current:  # the plain variant keeps its plain name
+                target = target[: -len(".gz")] if target.endswith(".gz") else target + ".plain"
+            os.rename(path, target)
+            moved.append((index + 1, Path(target)))
+        moved.reverse()
+        return moved
 
     def _shift(self) -> list[tuple[int, Path]]:
         """Rename ``.N[.gz]`` to ``.N+1[.gz]``, oldest first, so no name is ever overwritten.
