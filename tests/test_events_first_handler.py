@@ -75,18 +75,6 @@ def _log(logger: logging.Logger) -> dict[str, Any]:
     return log_generation_event("u1", {"project_name": "p"}, ["a.py"], logger=logger)
 
 
-def test_the_first_sink_skips_the_proof(
-    sink: tuple[logging.Logger, Path], proofs: list[bool]
-) -> None:
-    """Straight from log_event to the first handler: no proof is run, the line is the event."""
-    logger, root = sink
-    returned = _log(logger)
-    assert proofs == []
-    line = (root / "generation.log").read_text().strip()
-    assert '"files":["a.py"]' in line and '"project_name":"p"' in line
-    assert returned["files"] == ["a.py"]
-
-
 def _wrap_dispatch(logger: logging.Logger, monkeypatch: pytest.MonkeyPatch) -> None:
     """Wrap ``Logger.callHandlers`` after import, as an APM agent does, editing the record."""
     real = logging.Logger.callHandlers

@@ -214,7 +214,7 @@ def test_follows_a_rewrite_made_under_the_lock(make: Factory, log_path: Path) ->
 def test_directory_removed_is_recreated_without_loss(make: Factory, log_path: Path) -> None:
     """After ``rm -r`` of the directory the handler recreates it; later records are all kept."""
     handler = make()
-    handler._live.recheck_interval = 0.0  # check the path at every record
+    handler.recheck_interval = 0.0  # check the path at every record
     handler.handle(record(0))
     shutil.rmtree(log_path.parent)
     for seq in range(1, 50):
@@ -229,13 +229,13 @@ def test_lines_written_before_a_removal_is_noticed_are_rescued(
 ) -> None:
     """Records written to the deleted file before the next path check reach the new file."""
     handler = make()
-    handler._live.recheck_interval = 3600.0
+    handler.recheck_interval = 3600.0
     handler.handle(record(0))
     shutil.rmtree(log_path.parent)
     for seq in range(1, 20):
         handler.handle(record(seq))  # still going to the deleted file: no check is due
     assert not log_path.exists()
-    handler._live.recheck_at = handler._deadline = 0.0  # the periodic check comes due
+    handler.recheck_interval = 3600.0  # setting it: the next record checks the path
     handler.handle(record(20))
     assert [r["seq"] for r in parse_all(read_lines(log_path))] == list(range(21))
 
@@ -280,12 +280,14 @@ def test_every_fsync_policy_writes_every_record(make: Factory, log_path: Path, p
 
 def test_close_is_idempotent_and_releases_files(make: Factory, log_path: Path) -> None:
     """close() twice is fine; the handler no longer holds descriptors."""
+    before = set(os.listdir("/dev/fd"))
     handler = make()
     handler.handle(record())
+    assert handler.stream is not None
     handler.close()
     handler.close()
-    assert handler._live.fd is None
-    assert handler._live.lock_fd is None
+    assert handler.stream is None
+    assert set(os.listdir("/dev/fd")) <= before
 
 
 def test_handle_without_filters_returns_the_stdlib_verdict(tmp_path: Path) -> None:

@@ -144,8 +144,8 @@ def test_failed_batch_write_falls_back_to_one_record_at_a_time(log_path: Path) -
     """A batch whose write fails (descriptor gone) is written record by record, none lost."""
     target = handler(log_path)
     target.handle(record(0))
-    assert target._live.fd is not None
-    os.close(target._live.fd)  # the next batch's write fails with EBADF
+    assert target.stream is not None
+    os.close(target.stream.fileno())  # the live file's descriptor: the next write gets EBADF
     target.handle_batch([record(i) for i in range(1, 20)])
     target.close()
     assert [r["n"] for r in parse_all(read_lines(log_path))] == list(range(20))

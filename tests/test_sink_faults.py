@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +109,7 @@ def test_directory_replaced_by_a_file(log_path: Path) -> None:
     shutil.rmtree(log_path.parent)
     log_path.parent.write_text("not a directory")
     handler.handle(rec(1))  # may still go to the deleted file (checked each second): rescued
-    handler._deadline = 0.0  # the next record checks the path
+    handler.recheck_interval = 1.0  # setting it: the next record checks the path
     handler.handle(rec(2))
     assert errors
     log_path.parent.unlink()
@@ -225,9 +227,12 @@ def test_shutdown_after_writer_thread_died(log_path: Path) -> None:
     """After the writer thread died, later records are written directly and shutdown drains."""
     target = DiesOnce(log_path)
     target.setFormatter(JsonFormatter())
+    threads_before = threading.active_count()
     front = AuditQueueHandler(target, maxsize=64)
     front.handle(rec(0))
-    front.listener._thread.join(5)  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 5
+    while threading.active_count() > threads_before and time.monotonic() < deadline:
+        time.sleep(0.01)  # the writer thread dies on its first batch
     for seq in range(1, 30):
         front.handle(rec(seq))
     front.close()
@@ -268,12 +273,10 @@ def test_batch_sync_failure_is_reported(log_path: Path, monkeypatch: pytest.Monk
     """fdatasync failing after a batch was written is reported, and nothing is written twice."""
     import errno
 
-    from dihya_logging.sink import _batching as batching
-
     def broken_sync(fd: int) -> None:
         raise OSError(errno.EIO, "fdatasync failed")
 
-    monkeypatch.setattr(batching, "_sync_data", broken_sync)
+    monkeypatch.setattr(os, "fdatasync", broken_sync)
     target = handler_at(log_path, fsync="always")
     errors: list[str] = []
     target.handleError = lambda record: errors.append(str(sys.exc_info()[1]))  # type: ignore

@@ -10,7 +10,6 @@ A failure sends the records not written yet down the one-record path, as ``emit`
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from fcntl import LOCK_EX, LOCK_UN, flock
@@ -18,13 +17,14 @@ from os import SEEK_END, lseek, pread
 from time import time as _now
 from typing import TYPE_CHECKING, Optional
 
+from dihya_logging.sink._wire import sync_data
+
 if TYPE_CHECKING:  # pragma: no cover
     from dihya_logging.chain._sealer import Sealer
     from dihya_logging.sink._livefile import LiveFile
 
 __all__ = ["BatchAppender"]
 
-_sync_data = getattr(os, "fdatasync", os.fsync)
 _Line = tuple[logging.LogRecord, bytes]
 
 
@@ -46,7 +46,7 @@ class BatchAppender(logging.Handler):
     if TYPE_CHECKING:  # pragma: no cover - provided by the handler
 
         def _default_formatter(self) -> logging.Formatter: ...
-        def _line(self, record: logging.LogRecord) -> bytes: ...
+        def format_line(self, record: logging.LogRecord) -> bytes: ...
         def _append(self, record: logging.LogRecord, data: bytes) -> None: ...
         def _prepare(self, lock_fd: int, now: float, length: int) -> tuple[int, int]: ...
         def _write_at(self, fd: int, size: int, data: bytes) -> None: ...
@@ -67,7 +67,7 @@ class BatchAppender(logging.Handler):
                 if isinstance(verdict, logging.LogRecord):  # Python 3.12+: a replacement
                     record = verdict
             try:
-                lines.append((record, self._line(record)))
+                lines.append((record, self.format_line(record)))
             except Exception:
                 self.handleError(record)
         if lines:
@@ -97,7 +97,7 @@ class BatchAppender(logging.Handler):
                     self._unsynced += done
                     if self._unsynced >= self._sync_every:
                         self._unsynced = 0
-                        _sync_data(fd)  # outside the cross-process lock: others go on
+                        sync_data(fd)  # outside the cross-process lock: others go on
             except Exception:
                 done = self._batch_done
                 live.forget()

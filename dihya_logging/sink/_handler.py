@@ -26,7 +26,13 @@ from dihya_logging._logset import DEFAULT_FILE_MODE, LogSet, PathLike, bump_gene
 from dihya_logging.sink._batching import BatchAppender
 from dihya_logging.sink._livefile import LiveFile
 from dihya_logging.sink._rotation import Namer, Rotator, TimeSchedule
-from dihya_logging.sink._wire import FSYNC_POLICIES, JSON_ESCAPE, FsyncPolicy, fsync_settings
+from dihya_logging.sink._wire import (
+    FSYNC_POLICIES,
+    JSON_ESCAPE,
+    FsyncPolicy,
+    fsync_settings,
+    sync_data,
+)
 
 _FILTER_RETURNS_RECORD: Final = sys.version_info >= (3, 12)  # Filterer.filter's verdict
 
@@ -37,8 +43,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ENV_CHAIN_KEY", "FSYNC_POLICIES", "JSON_ESCAPE", "FsyncPolicy", "GenerationLogHandler"]
 
 ENV_CHAIN_KEY: Final = "DIHYA_CHAIN_KEY"
-
-_sync_data = getattr(os, "fdatasync", os.fsync)
 
 
 def _json_line(formatter: RedactingJsonFormatter, record: logging.LogRecord, errors: str) -> bytes:
@@ -206,12 +210,12 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
         return f"<{type(self).__name__} {self.baseFilename} ({logging.getLevelName(self.level)})>"
 
     @property
-    def maxBytes(self) -> int:  # noqa: N802 - the stdlib's name
+    def maxBytes(self) -> int:
         """The size at which the log rotates (0: never by size); may be changed at any time."""
         return self._max_bytes
 
     @maxBytes.setter
-    def maxBytes(self, value: int) -> None:  # noqa: N802
+    def maxBytes(self, value: int) -> None:
         self._max_bytes = value
         self._size_limit = float(value) if value else float("inf")  # one float comparison
 
@@ -253,7 +257,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
 
         The default names are ``<log>.N``, or ``<log>.N.gz`` with ``compress``.
         """
-        return cast(str, super().rotation_filename(default_name))
+        return super().rotation_filename(default_name)
 
     def rotate(self, source: str, dest: str) -> None:
         """Move the live file ``source`` to backup ``dest``: ``rotator(source, dest)`` if one
@@ -275,7 +279,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
             return False
         if not stat.S_ISREG(st.st_mode) or not st.st_size:
             return False
-        if self.maxBytes and st.st_size + len(self._line(record)) >= self.maxBytes:
+        if self.maxBytes and st.st_size + len(self.format_line(record)) >= self.maxBytes:
             return True
         schedule = self._schedule
         if schedule is None:
@@ -345,7 +349,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
         a period boundary and every `recheck_interval` seconds.
         """
         try:
-            data = self._line(record)
+            data = self.format_line(record)
         except Exception:
             self.handleError(record)
             return
@@ -380,7 +384,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
                     self._unsynced += 1
                     if self._unsynced >= self._sync_every:
                         self._unsynced = 0
-                        _sync_data(fd)  # outside the cross-process lock: others go on
+                        sync_data(fd)  # outside the cross-process lock: others go on
             except Exception:
                 live.forget()
                 self.handleError(record)
@@ -414,7 +418,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
             live.forget()  # the lock file was replaced (directory removed): lock the new one
         raise OSError(f"the lock file {self.log_set.lock_path} keeps being replaced")
 
-    def _line(self, record: logging.LogRecord) -> bytes:
+    def format_line(self, record: logging.LogRecord) -> bytes:
         """The record as one encoded line, terminator included (what `emit` appends)."""
         formatter = self.formatter or self._default_formatter()
         known, json_lines = self._line_maker
@@ -430,7 +434,10 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
         if terminator is not text:
             end = self._encode_terminator(terminator)
         if json_lines:
-            return _json_line(cast("RedactingJsonFormatter", formatter), record, self.wire_errors) + end
+            return (
+                _json_line(cast("RedactingJsonFormatter", formatter), record, self.wire_errors)
+                + end
+            )
         return (formatter.format(record) + terminator).encode(self.wire_encoding, self.wire_errors)
 
     def _encode_terminator(self, terminator: str) -> bytes:

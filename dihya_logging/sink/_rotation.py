@@ -54,9 +54,7 @@ class TimeSchedule:
         if at_time is not None and not isinstance(at_time, datetime.time):
             raise ValueError(f"atTime must be a datetime.time, got {at_time!r}")
         key = str(when).upper()
-        at_seconds = (
-            (at_time.hour * 60 + at_time.minute) * 60 + at_time.second if at_time else None
-        )
+        at_seconds = (at_time.hour * 60 + at_time.minute) * 60 + at_time.second if at_time else None
         offset = 0
         if key in _UNITS:
             length = _UNITS[key] * interval

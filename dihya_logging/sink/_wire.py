@@ -7,9 +7,10 @@ side effect of importing this module (codecs has no other way to name one).
 from __future__ import annotations
 
 import codecs
+import os
 from typing import Final, Union
 
-__all__ = ["FSYNC_POLICIES", "JSON_ESCAPE", "FsyncPolicy", "fsync_settings"]
+__all__ = ["FSYNC_POLICIES", "JSON_ESCAPE", "FsyncPolicy", "fsync_settings", "sync_data"]
 
 FsyncPolicy = Union[str, int]
 FSYNC_POLICIES: Final = ("never", "rotate", "always")
@@ -48,3 +49,8 @@ def fsync_settings(policy: FsyncPolicy) -> tuple[int, bool]:
     if policy not in FSYNC_POLICIES:
         raise ValueError(f"fsync must be 'never', 'rotate', 'always' or an int, got {policy!r}")
     return (1 if policy == "always" else 0), policy != "never"
+
+
+def sync_data(fd: int) -> None:
+    """``fdatasync`` where the platform has it, else ``fsync`` (looked up at each call)."""
+    getattr(os, "fdatasync", os.fsync)(fd)
