@@ -310,7 +310,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
                 try:
                     now = _now()
                     if self._hold(lock_fd, now) is not None:
-                        self._rollover(lock_fd, now)
+                        self._rotate(lock_fd, now)
                         self._deadline = min(live.recheck_at, self._boundary)
                         return
                 finally:
@@ -407,7 +407,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
                 now = _now()
                 fd, size = self._prepare(lock_fd, now, len(data))
                 if fd >= 0 and self._asks_subclass and self.shouldRollover(record):
-                    self._rollover(lock_fd, now)
+                    self._rotate(lock_fd, now)
                     fd, size = cast(int, live.fd), 0
                 if fd >= 0:
                     self._write_at(fd, size, data)
@@ -468,7 +468,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
         if not self._started:
             self._started = True
             if self.mode.startswith("w") and st.st_size:
-                st = self._rollover(lock_fd, now)
+                st = self._rotate(lock_fd, now)
             elif self.retention_days is not None:
                 self._rotator._prune_backups()
             self._rotator.remove_leftovers()  # a crashed compressing rotation, whoever ran it
@@ -488,7 +488,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
             and (now >= self._boundary or self._period_key != (st.st_dev, st.st_ino))
             and self._period_due(st, now)
         ):
-            self._rollover(lock_fd, now)
+            self._rotate(lock_fd, now)
             size = 0
         self._deadline = min(self._live.recheck_at, self._boundary)
         return cast(int, self._live.fd), size
@@ -512,7 +512,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
         self._boundary = schedule.start(self._file_period + 1)
         return False
 
-    def _rollover(self, lock_fd: int, now: float) -> os.stat_result:
+    def _rotate(self, lock_fd: int, now: float) -> os.stat_result:
         """Lock held: rotate through `doRollover` (a subclass's too), open the fresh live file
         and tell every writer (generation); returns its stat."""
         self._held_lock = lock_fd
