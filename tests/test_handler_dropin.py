@@ -224,11 +224,11 @@ def test_subclass_hooks_are_called(make: Factory, log_path: Path) -> None:
     class EveryThird(GenerationLogHandler):
         count = 0
 
-        def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802
+        def shouldRollover(self, record: logging.LogRecord) -> bool:
             self.count += 1
             return self.count % 3 == 0
 
-        def doRollover(self) -> None:  # noqa: N802
+        def doRollover(self) -> None:
             rolled.append(lock_is_held(log_path))
             super().doRollover()
 
@@ -252,6 +252,20 @@ def test_terminator_is_honoured(make: Factory, log_path: Path) -> None:
     handler.handle(record("y"))
     assert log_path.read_bytes() == b"x\r\n"
     assert [type(e) for e in errors] == [ValueError]
+
+
+def test_chain_refuses_another_terminator(log_path: Path) -> None:
+    """With the chain on, a terminator other than ``\\n`` is reported and nothing is written."""
+    handler = GenerationLogHandler(log_path, chain=True)
+    errors: list[BaseException] = []
+    handler.handleError = lambda r: errors.append(sys.exc_info()[1])  # type: ignore[assignment,misc]
+    handler.terminator = "\r\n"
+    try:
+        handler.handle(record("x"))
+    finally:
+        handler.close()
+    assert [type(e) for e in errors] == [ValueError]
+    assert log_path.read_bytes() == b""
 
 
 def test_time_rotation_attributes_are_the_stdlibs(log_path: Path) -> None:

@@ -88,7 +88,8 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
       computes the same boundaries.
     * **UTF-8**: whatever ``encoding`` says, another ASCII-compatible codec gets pure ASCII
       with JSON ``\\uXXXX`` escapes (valid in both); one that cannot write a line end as one
-      byte (UTF-16, a BOM) is refused. ``terminator`` must end with ``"\\n"``.
+      byte (UTF-16, a BOM) is refused. ``terminator`` must end with ``"\\n"`` (with
+      ``chain``: be ``"\\n"``).
     * **stream** is a text view of the live file for code that reads it (``name``, ``flush``,
       ``fileno``); records never go through it, and writing to it bypasses the lock.
     * **Custom names**: with a ``namer`` the backups get its names, but the store, ``verify``
@@ -444,6 +445,10 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
         """Check and encode a new ``terminator``: it must end a line, or lines would merge."""
         if not isinstance(terminator, str) or not terminator.endswith("\n"):
             raise ValueError(f"terminator must end with a newline (JSON lines), got {terminator!r}")
+        if self._sealer is not None and terminator != "\n":
+            raise ValueError(
+                f"with chain=True the terminator is '\\n' (sealed lines), got {terminator!r}"
+            )
         end = terminator.encode(self.wire_encoding, self.wire_errors)
         self._terminator = (terminator, end)
         return end
