@@ -217,6 +217,24 @@ def test_a_user_rotator_replaces_compress(make: Factory, log_path: Path) -> None
     assert gzip.decompress(Path(f"{log_path}.1.gz").read_bytes()) == b"ONE\n"
 
 
+def test_a_failing_rotator_loses_no_record(make: Factory, log_path: Path) -> None:
+    """A rotator that raises is reported through handleError, and every record is still written."""
+
+    def rotator(source: str, dest: str) -> None:
+        raise OSError("backup volume is full")
+
+    handler = make(maxBytes=6)
+    handler.rotator = rotator
+    errors: list[BaseException] = []
+    handler.handleError = lambda r: errors.append(sys.exc_info()[1])  # type: ignore[assignment,misc]
+    for msg in ("one", "two", "three"):
+        handler.handle(record(msg))
+    assert log_path.read_text() == "one\ntwo\nthree\n"
+    assert [str(e) for e in errors] == ["backup volume is full"] * 2
+    with pytest.raises(OSError, match="backup volume is full"):
+        handler.doRollover()
+
+
 def test_subclass_hooks_are_called(make: Factory, log_path: Path) -> None:
     """A subclass's shouldRollover decides too and its doRollover runs, with the lock held."""
     rolled: list[bool] = []

@@ -212,7 +212,7 @@ print(json.dumps({"errors": errors}))
 
 
 def test_no_file_descriptors_left_during_rotation(log_path: Path) -> None:
-    """EMFILE while rotating with compress: every failure reported, nothing lost or doubled."""
+    """EMFILE while rotating with compress: every failure reported, no record lost or doubled."""
     log_path.parent.mkdir()
     out = subprocess.run(
         [sys.executable, "-c", NO_DESCRIPTORS, str(log_path), str(Path(__file__).parent)],
@@ -223,6 +223,5 @@ def test_no_file_descriptors_left_during_rotation(log_path: Path) -> None:
     )
     errors = json.loads(out.stdout.strip().splitlines()[-1])["errors"]
     found = seqs(log_path)
-    assert len(found) == len(set(found))
-    assert set(range(10)) | set(range(30, 40)) <= set(found)
-    assert len(found) + len(errors) == 40  # every record is written or reported
+    assert sorted(found) == list(range(40))  # the failed rotations lost no record
+    assert errors and all("Too many open files" in error for error in errors)

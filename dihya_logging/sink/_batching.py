@@ -50,6 +50,7 @@ class BatchAppender(logging.Handler):
         def _append(self, record: logging.LogRecord, data: bytes) -> None: ...
         def _prepare(self, lock_fd: int, now: float, length: int) -> tuple[int, int]: ...
         def _write_at(self, fd: int, size: int, data: bytes) -> None: ...
+        def report_rotation_failure(self) -> None: ...
 
     def handle_batch(self, records: Sequence[logging.LogRecord]) -> None:
         """Filter, format, then append ``records`` in order under one hold of the locks."""
@@ -91,6 +92,7 @@ class BatchAppender(logging.Handler):
             try:
                 fd = self._write_batch(lock_fd, fd, lines)
                 done = self._batch_done
+                self.report_rotation_failure()
                 if fd < 0:  # the lock file was replaced: the one-record path locks the new one
                     live.forget()
                 elif self._sync_every:

@@ -23,6 +23,7 @@ from time import time as _now
 from typing import TYPE_CHECKING, Any, Final, Optional, TextIO, Union, cast
 
 from dihya_logging._logset import DEFAULT_FILE_MODE, LogSet, PathLike, bump_generation
+from dihya_logging.formatter._formatter import RedactingJsonFormatter
 from dihya_logging.sink._batching import BatchAppender
 from dihya_logging.sink._livefile import LiveFile
 from dihya_logging.sink._rotation import Namer, Rotator, TimeSchedule
@@ -38,7 +39,6 @@ _FILTER_RETURNS_RECORD: Final = sys.version_info >= (3, 12)  # Filterer.filter's
 
 if TYPE_CHECKING:  # pragma: no cover
     from dihya_logging.chain._sealer import Sealer
-    from dihya_logging.formatter._formatter import RedactingJsonFormatter
 
 __all__ = ["ENV_CHAIN_KEY", "FSYNC_POLICIES", "JSON_ESCAPE", "FsyncPolicy", "GenerationLogHandler"]
 
@@ -196,6 +196,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
         self._line_maker: tuple[Optional[logging.Formatter], bool] = (None, False)
         self._terminator: tuple[str, bytes] = ("\n", b"\n")
         self._held_lock: Optional[int] = None  # the lock descriptor while we hold the flock
+        self._rotation_failure: Optional[Exception] = None  # raised once the record is written
         self.maxBytes = maxBytes  # sets `_size_limit`
         self._boundary = 0.0 if self._schedule is not None else float("inf")  # next period
         self._deadline = 0.0  # min(next path check, next period): one comparison per record
@@ -313,6 +314,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
                     if self._hold(lock_fd, now) is not None:
                         self._rotate(lock_fd, now)
                         self._deadline = min(live.recheck_at, self._boundary)
+                        self.report_rotation_failure()
                         return
                 finally:
                     flock(lock_fd, LOCK_UN)
@@ -378,6 +380,8 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
                             self._write_at(fd, size, data)
                     finally:
                         flock(lock_fd, LOCK_UN)
+                    if self._rotation_failure is not None:
+                        self.report_rotation_failure()
                     if fd < 0:  # the lock file was replaced: lock the new one
                         live.forget()
                         fd = self._append_slow(record, data)
@@ -389,6 +393,12 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
             except Exception:
                 live.forget()
                 self.handleError(record)
+
+    def report_rotation_failure(self) -> None:
+        """Raise the error of a rotation that failed while the record was written anyway."""
+        failure, self._rotation_failure = self._rotation_failure, None
+        if failure is not None:
+            raise failure
 
     def _write_at(self, fd: int, size: int, data: bytes) -> None:
         """Lock held: seal (chain on) and append ``data`` to the live file of ``size`` bytes."""
@@ -415,6 +425,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
             finally:
                 flock(lock_fd, LOCK_UN)
             if fd >= 0:
+                self.report_rotation_failure()
                 return fd
             live.forget()  # the lock file was replaced (directory removed): lock the new one
         raise OSError(f"the lock file {self.log_set.lock_path} keeps being replaced")
@@ -426,8 +437,6 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
         if formatter is not known:  # a new formatter: does it write UTF-8 JSON lines itself?
             json_lines = False
             if self.wire_encoding == "utf-8":
-                from dihya_logging.formatter._formatter import RedactingJsonFormatter
-
                 json_lines = isinstance(formatter, RedactingJsonFormatter)
             self._line_maker = (formatter, json_lines)
         terminator = self.terminator
@@ -436,7 +445,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
             end = self._encode_terminator(terminator)
         if json_lines:
             return (
-                _json_line(cast("RedactingJsonFormatter", formatter), record, self.wire_errors)
+                _json_line(cast(RedactingJsonFormatter, formatter), record, self.wire_errors)
                 + end
             )
         return (formatter.format(record) + terminator).encode(self.wire_encoding, self.wire_errors)
@@ -454,8 +463,6 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
         return end
 
     def _default_formatter(self) -> logging.Formatter:
-        from dihya_logging.formatter._formatter import RedactingJsonFormatter
-
         self.formatter = RedactingJsonFormatter()
         return self.formatter
 
@@ -519,10 +526,17 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
 
     def _rotate(self, lock_fd: int, now: float) -> os.stat_result:
         """Lock held: rotate through `doRollover` (a subclass's too), open the fresh live file
-        and tell every writer (generation); returns its stat."""
+        and tell every writer (generation); returns its stat.
+
+        A rotation that fails (full disk, a failing ``rotator``) loses no record: the record
+        goes to whatever file is at the log path, and `report_rotation_failure` raises the
+        error once it is written, for `handleError`.
+        """
         self._held_lock = lock_fd
         try:
             self.doRollover()
+        except Exception as exc:  # the record still goes to the live file, then this is reported
+            self._rotation_failure = exc
         finally:
             self._held_lock = None
         live = self._live
