@@ -445,8 +445,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
             end = self._encode_terminator(terminator)
         if json_lines:
             return (
-                _json_line(cast(RedactingJsonFormatter, formatter), record, self.wire_errors)
-                + end
+                _json_line(cast(RedactingJsonFormatter, formatter), record, self.wire_errors) + end
             )
         return (formatter.format(record) + terminator).encode(self.wire_encoding, self.wire_errors)
 
