@@ -94,6 +94,9 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
       ``fileno``); records never go through it, and writing to it bypasses the lock.
     * **Custom names**: with a ``namer`` the backups get its names, but the store, ``verify``
       and purges only know ``<log>.N`` and ``<log>.N.gz``.
+    * **Subclass hooks**: a subclass's ``shouldRollover`` can add rotations (it is asked under
+      the lock for every record); the size and period rules always apply too. ``doRollover``
+      runs for every rotation, with the lock held.
 
     Keyword options of its own:
 
