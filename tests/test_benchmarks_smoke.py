@@ -35,6 +35,6 @@ def test_the_suite_runs_and_checks_its_output() -> None:
 def test_the_profiler_runs_every_stage() -> None:
     """The stage timings and the cProfile table are produced for the current event path."""
     out = _run("benchmarks.profiling", "--events", "300", "--calls", "300")
-    for stage in ("whole call", "validation + redaction", "LogRecord creation", "first handler"):
+    for stage in ("whole call", "validation + redaction", "LogRecord creation", "proves the mark"):
         assert stage in out
     assert "### cProfile" in out

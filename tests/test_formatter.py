@@ -195,10 +195,16 @@ def both_backends(message: str, extra: dict[str, Any]) -> tuple[str, str]:
 @pytest.mark.skipif(not orjson_available(), reason="orjson not installed")
 @settings(max_examples=200, deadline=None)
 @given(st.text(), st.dictionaries(FIELD_NAMES, json_values(floats=False), max_size=5))
-def test_backends_write_identical_bytes(message: str, extra: dict[str, Any]) -> None:
-    """Both backends produce the very same line for records without floats."""
+def test_backends_write_the_same_record_in_their_peers_spelling(
+    message: str, extra: dict[str, Any]
+) -> None:
+    """Both backends write the same record: orjson compact (as OrjsonFormatter), json with
+    json.dumps' defaults (as JsonFormatter: ASCII escapes, ', ' and ': ')."""
     fast, slow = both_backends(message, extra)
-    assert fast == slow
+    record = json.loads(fast)
+    assert json.loads(slow) == record
+    assert slow == json.dumps(record)
+    assert fast == json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
 @pytest.mark.skipif(not orjson_available(), reason="orjson not installed")

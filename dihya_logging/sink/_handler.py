@@ -20,13 +20,12 @@ from time import time as _now
 from typing import TYPE_CHECKING, Any, Callable, Final, Optional, Union, cast
 
 from dihya_logging._logset import DEFAULT_FILE_MODE, LogSet, PathLike, bump_generation
-from dihya_logging.formatter._cleanmark import CLEAN_FIELDS_ATTR, CleanFields
 from dihya_logging.sink._batching import BatchAppender
 from dihya_logging.sink._livefile import LiveFile
 from dihya_logging.sink._rotation import Rotator, TimeSchedule
 from dihya_logging.sink._wire import FSYNC_POLICIES, JSON_ESCAPE, FsyncPolicy, fsync_settings
 
-_LineMaker = Callable[[logging.LogRecord, str, bool], bytes]
+_LineMaker = Callable[[logging.LogRecord, str], bytes]
 _FILTER_RETURNS_RECORD: Final = sys.version_info >= (3, 12)  # Filterer.filter's verdict
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -270,14 +269,7 @@ class GenerationLogHandler(BatchAppender):
                     line = formatter.format_line  # orjson's bytes as they are, on the fast path
             self._line_maker = (formatter, line)
         if line is not None:
-            mark = record.__dict__.get(CLEAN_FIELDS_ATTR)
-            untouched = (  # straight from log_event: nothing could edit the record since
-                type(mark) is CleanFields
-                and mark.first is self
-                and self._stock
-                and not self.filters
-            )
-            return line(record, self.wire_errors, untouched)
+            return line(record, self.wire_errors) + b"\n"
         return (formatter.format(record) + "\n").encode(self.wire_encoding, self.wire_errors)
 
     def _default_formatter(self) -> logging.Formatter:
