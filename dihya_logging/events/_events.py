@@ -4,8 +4,11 @@ Floor 4. `log_generation_event` takes what the generator has — the analysed ``
 generated ``code`` — and keeps only what an audit needs: whitelisted metadata from ``needs``
 (never the raw spec), the generated files' *paths* (never their content), the status and a
 redacted, length-capped error. It validates first, so bad input raises at the call and nothing
-is written; then it emits one ordinary ``logger.handle(record)`` so every handler, filter and
-formatter of the standard `logging` applies.
+is written; then, as ``Logger._log`` does, it builds the record with the logger's own
+``makeRecord`` (the fields as ``extra``) and hands it to ``logger.handle``, so record factories,
+``makeRecord`` wrappers, filters, handlers and formatters apply to events as to any record.
+With orjson the record also carries a `CleanFields` mark so the formatter need not redact the
+fields a second time while it can prove them unchanged.
 """
 
 from __future__ import annotations
@@ -300,8 +303,8 @@ def log_generation_event(
     """Log one project generation for ``user_id``; return the record as written (redacted).
 
     ``user_id`` is a str, an int or a UUID (logged as its text). Only ``project_name``,
-    ``stack``, ``plugins`` and ``template`` are taken from ``needs``;
-    only the paths are taken from ``code``. ``status`` is ``"success"`` or ``"error"``.
+    ``stack``, ``plugins`` and ``template`` are taken from ``needs``; only the paths are taken
+    from ``code``. ``status`` is ``"success"`` or ``"error"``.
     Raises TypeError/ValueError on bad input, before anything is written.
     """
     user = _user_text(user_id)
