@@ -89,12 +89,12 @@ def _text(name: str, value: object, *, required: bool = False) -> str | None:
 
 def _user_text(user_id: object) -> str:
     """The user id as text: a str, an int (not a bool) or a UUID; anything else a TypeError."""
+    if isinstance(user_id, str) or user_id is None:  # the usual case first
+        return _text("user_id", user_id, required=True)  # type: ignore[return-value]
     if isinstance(user_id, uuid.UUID) or (
         isinstance(user_id, int) and not isinstance(user_id, bool)
     ):
         return str(user_id)
-    if isinstance(user_id, str) or user_id is None:
-        return _text("user_id", user_id, required=True)  # type: ignore[return-value]
     raise TypeError(f"user_id must be a str, an int or a UUID, got {type(user_id).__name__}")
 
 
