@@ -228,7 +228,11 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             self._leaves = _PLAIN_LEAVES
             # the default encoder writes what the redactor writes for orjson's native types
             self._native_check = _orjson is not None and self.json_encoder is JsonEncoder
-        self._head_names = ("timestamp", *map(self._get_rename, self._required_fields))
+        # the format's fields, from python-json-logger's public parse() (or the sequence given)
+        self._fields: tuple[str, ...] = tuple(
+            self.parse() if fmt is None or isinstance(fmt, str) else fmt
+        )
+        self._head = tuple((f, self.rename_fields.get(f, f)) for f in self._fields)
         self._unmasking = tuple(  # renames that would carry a sensitive key's value unmasked
             target for source, target in self.rename_fields.items()
             if redactor.is_sensitive_key(source) and not redactor.is_sensitive_key(target)
@@ -237,7 +241,7 @@ class RedactingJsonFormatter(BaseJsonFormatter):
         plain = (  # nothing configured that an event line would leave out
             self.json_backend == "orjson"
             and not self.json_indent
-            and self._required_fields == list(DEFAULT_FIELDS)
+            and self._fields == DEFAULT_FIELDS
             and self.rename_fields == DEFAULT_RENAMES
             and not self.rename_fields_keep_missing
             and not self.static_fields
@@ -248,7 +252,7 @@ class RedactingJsonFormatter(BaseJsonFormatter):
             and all(getattr(cls, h) is getattr(RedactingJsonFormatter, h) for h in _HOOKS)
         )
         self._events: Optional[EventLines] = (
-            EventLines(redactor, self._skip_fields) if plain else None
+            EventLines(redactor, {*self._fields, *self.reserved_attrs}) if plain else None
         )
         self._prefix_bytes = self.prefix.encode("utf-8", "surrogatepass")
 
@@ -316,7 +320,7 @@ class RedactingJsonFormatter(BaseJsonFormatter):
         if log_data["timestamp"] is not stamp:  # a field of that name came later
             log_data[free_key(log_data, "timestamp")] = log_data["timestamp"]
             log_data["timestamp"] = stamp
-        for source, name in zip(self._required_fields, self._head_names[1:]):
+        for source, name in self._head:
             value = log_data.get(name)
             if name != source and name in attributes and value is attributes[name]:
                 log_data[free_key(log_data, name)] = value  # an extra named like a head field
@@ -326,8 +330,8 @@ class RedactingJsonFormatter(BaseJsonFormatter):
                 log_data[name] = self.redactor.mask
         args = record.args
         if args and isinstance(args, Mapping) and not isinstance(record.msg, dict):
-            name = self._get_rename("message")
-            if "message" in self._required_fields and name in log_data:
+            name = self.rename_fields.get("message", "message")
+            if "message" in self._fields and name in log_data:
                 # "%(password)s": redacted by key before it becomes text; if that cannot be
                 # rendered, the message as rendered is kept (and redacted as text)
                 with contextlib.suppress(Exception):
