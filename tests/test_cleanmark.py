@@ -11,13 +11,11 @@ import io
 import json
 import logging
 import pickle
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
-from helpers_records import json_stream, private_logger
+from helpers_records import json_stream, private_logger, run_without_orjson
 
 from dihya_logging.events._events import log_generation_event
 from dihya_logging.formatter._cleanmark import CLEAN_FIELDS_ATTR, CleanFields, clean_mark
@@ -171,7 +169,7 @@ def test_without_orjson_every_event_takes_the_full_pipeline(
 ) -> None:
     """No orjson: no mark is made, and a deep edit by a filter is still redacted."""
     code = (
-        "import sys, io, json, logging; sys.modules['orjson'] = None\n"
+        "import io, json, logging\n"
         "import dihya_logging as dl\n"
         "stream = io.StringIO(); h = logging.StreamHandler(stream)\n"
         "h.setFormatter(dl.RedactingJsonFormatter())\n"
@@ -185,8 +183,6 @@ def test_without_orjson_every_event_takes_the_full_pipeline(
         "dl.log_generation_event('u1', {}, ['a.py'], extra={'request': {'meta': {}}}, logger=log)\n"
         "print(seen[0]); print(stream.getvalue().strip())\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env, check=True
-    ).stdout.splitlines()
+    out = run_without_orjson(code, subprocess_env)
     assert out[0] == "False"
     assert json.loads(out[1])["request"]["meta"]["password"] == "[REDACTED]"

@@ -106,18 +106,21 @@ def test_code_in_between_gets_its_edit_redacted(
     assert json.loads(line)["files"][-1].startswith("x/")
 
 
-def test_a_sink_subclass_editing_in_its_emit_gets_redacted(tmp_path: Path) -> None:
-    """A subclass's code runs before the formatter: its edit is redacted."""
-    logger = logging.getLogger("dihya.test.first_subclass")
+def _log_through(logger: logging.Logger, handler: logging.Handler) -> None:
+    """One event through ``logger`` with ``handler`` as its only handler, closed after."""
     logger.propagate = False
     logger.setLevel(logging.INFO)
-    handler = _EditingSink(tmp_path / "generation.log")
     logger.addHandler(handler)
     try:
         _log(logger)
     finally:
         logger.removeHandler(handler)
         handler.close()
+
+
+def test_a_sink_subclass_editing_in_its_emit_gets_redacted(tmp_path: Path) -> None:
+    """A subclass's code runs before the formatter: its edit is redacted."""
+    _log_through(logging.getLogger("dihya.test.edit_sink"), _EditingSink(tmp_path / "g.log"))
     _clean(tmp_path, SECRET, GHP[4:])
 
 
@@ -129,15 +132,7 @@ def test_a_logger_subclass_editing_in_handle_gets_redacted(tmp_path: Path) -> No
             _edit(record)
             super().handle(record)
 
-    logger = Editing("dihya.test.first_logger")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    handler = GenerationLogHandler(tmp_path / "generation.log")
-    logger.addHandler(handler)
-    try:
-        _log(logger)
-    finally:
-        handler.close()
+    _log_through(Editing("dihya.test.edit_logger"), GenerationLogHandler(tmp_path / "g.log"))
     _clean(tmp_path, SECRET, GHP[4:])
 
 

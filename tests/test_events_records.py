@@ -95,29 +95,6 @@ def test_a_logrecord_init_patched_after_the_first_event_reaches_events(
     assert [line.get("region") for line in _written(root)] == [None, "eu-west"]
 
 
-def test_a_factory_attribute_named_like_a_field_keeps_both(
-    sink: tuple[logging.Logger, Path],
-) -> None:
-    """A record factory adds ``request`` and the caller's extra has ``request`` too: makeRecord
-    would refuse the clash; the caller's value is kept as ``extra_request``, nothing lost."""
-    logger, root = sink
-    stock = logging.getLogRecordFactory()
-
-    def tagging(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = stock(*args, **kwargs)
-        record.request = "from-factory"
-        return record
-
-    logging.setLogRecordFactory(tagging)
-    try:
-        returned = _log(logger, extra={"request": {"id": 7}})
-    finally:
-        logging.setLogRecordFactory(stock)
-    (line,) = _written(root)
-    assert line["request"] == "from-factory"
-    assert line["extra_request"] == {"id": 7} == returned["extra_request"]
-
-
 @pytest.mark.parametrize(
     ("user", "text"),
     [(42, "42"), (uuid.UUID(int=7), "00000000-0000-0000-0000-000000000007")],
