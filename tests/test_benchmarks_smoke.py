@@ -38,3 +38,10 @@ def test_the_profiler_runs_every_stage() -> None:
     for stage in ("whole call", "validation + redaction", "LogRecord creation", "proves the mark"):
         assert stage in out
     assert "### cProfile" in out
+
+
+def test_the_side_by_side_check_runs() -> None:
+    """Bar 6 side by side in one process: one row per contender, with both ratios."""
+    out = _run("benchmarks.bench_sidebyside", "--rounds", "2", "--batch", "20")
+    for key in ("pjl-json", "pjl-orjson", "dihya", "dihya-formatter"):
+        assert f"| {key} |" in out
