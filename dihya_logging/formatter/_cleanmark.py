@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from itertools import repeat
 from typing import Any, Final, Optional
 
 try:  # optional fast path
@@ -25,9 +24,6 @@ __all__ = ["CLEAN_FIELDS_ATTR", "CleanFields", "clean_mark"]
 CLEAN_FIELDS_ATTR: Final = "_dihya_clean_fields"
 """LogRecord attribute holding the `CleanFields` of an event (python-json-logger skips ``_``
 names, so the mark itself is never written). Only an exact `CleanFields` is honoured."""
-
-_MISSING: Final = object()  # not JSON: a removed field makes the proof fail
-
 
 class CleanFields:
     """The redacted fields of an event, in output order, as orjson's bytes."""
@@ -49,10 +45,10 @@ class CleanFields:
         """
         if _orjson is None or not self.body:
             return False
-        current = dict(zip(self.names, map(attributes.get, self.names, repeat(_MISSING))))
         try:
+            current = dict(zip(self.names, map(attributes.__getitem__, self.names)))
             return _orjson.dumps(current) == self.body
-        except TypeError:
+        except (KeyError, TypeError):  # a field removed, or a value that is not plain JSON
             return False
 
 
