@@ -25,6 +25,7 @@ CLEAN_FIELDS_ATTR: Final = "_dihya_clean_fields"
 """LogRecord attribute holding the `CleanFields` of an event (python-json-logger skips ``_``
 names, so the mark itself is never written). Only an exact `CleanFields` is honoured."""
 
+
 class CleanFields:
     """The redacted fields of an event, in output order, as orjson's bytes."""
 
