@@ -132,3 +132,38 @@ def test_opentelemetry_trace_ids_reach_generation_events(
     assert line["otelTraceID"] == format(context.trace_id, "032x")
     assert line["otelSpanID"] == format(context.span_id, "016x")
     assert line["event"] == "generation" and line["files"] == ["a.py"]
+
+
+def test_opentelemetry_plain_instrument_call_with_log_correlation_on(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """``LoggingInstrumentor().instrument()`` as documented (``OTEL_PYTHON_LOG_CORRELATION=true``),
+    in a fresh interpreter, inside an active span: the event on disk carries the span's ids."""
+    pytest.importorskip("opentelemetry.instrumentation.logging")
+    code = (
+        "import logging\n"
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.instrumentation.logging import LoggingInstrumentor\n"
+        "import dihya_logging as dl\n"
+        "trace.set_tracer_provider(TracerProvider())\n"
+        "LoggingInstrumentor().instrument()\n"
+        f"dl.configure({str(tmp_path / 'generation.log')!r})\n"
+        "with trace.get_tracer('t').start_as_current_span('generate') as span:\n"
+        "    dl.log_generation_event('u1', {}, ['a.py'])\n"
+        "    ctx = span.get_span_context()\n"
+        "print(format(ctx.trace_id, '032x'), format(ctx.span_id, '016x'))\n"
+        "logging.shutdown()\n"
+    )
+    env = {**subprocess_env, "OTEL_PYTHON_LOG_CORRELATION": "true"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    )
+    trace_id, span_id = done.stdout.split()
+    (line,) = _written(tmp_path)
+    assert (line["otelTraceID"], line["otelSpanID"]) == (trace_id, span_id)
