@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 
 from dihya_logging.formatter._formatter import RedactingJsonFormatter
@@ -46,3 +48,15 @@ def private_logger(
             logger.removeHandler(handler)
         for added in list(logger.filters):
             logger.removeFilter(added)
+
+
+def run_without_orjson(code: str, env: dict[str, str]) -> list[str]:
+    """The lines ``code`` prints in a fresh interpreter where orjson cannot be imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['orjson'] = None\n" + code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    return done.stdout.splitlines()

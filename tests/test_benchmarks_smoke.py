@@ -35,6 +35,13 @@ def test_the_suite_runs_and_checks_its_output() -> None:
 def test_the_profiler_runs_every_stage() -> None:
     """The stage timings and the cProfile table are produced for the current event path."""
     out = _run("benchmarks.profiling", "--events", "300", "--calls", "300")
-    for stage in ("whole call", "validation + redaction", "LogRecord creation", "first handler"):
+    for stage in ("whole call", "validation + redaction", "LogRecord creation", "proves the mark"):
         assert stage in out
     assert "### cProfile" in out
+
+
+def test_the_side_by_side_check_runs() -> None:
+    """Bar 6 side by side in one process: one row per contender, with both ratios."""
+    out = _run("benchmarks.bench_sidebyside", "--rounds", "2", "--batch", "20")
+    for key in ("pjl-json", "pjl-orjson", "dihya", "dihya-formatter"):
+        assert f"| {key} |" in out

@@ -116,7 +116,9 @@ def test_extra_metadata_never_overrides_core_fields_and_is_not_lost(sink: Any) -
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
-        ({"user_id": 123}, TypeError),
+        ({"user_id": 1.5}, TypeError),
+        ({"user_id": True}, TypeError),
+        ({"user_id": b"u1"}, TypeError),
         ({"user_id": "  "}, ValueError),
         ({"user_id": None}, TypeError),
         ({"needs": "spec text"}, TypeError),

@@ -5,12 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers_records import run_without_orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -195,10 +194,16 @@ def both_backends(message: str, extra: dict[str, Any]) -> tuple[str, str]:
 @pytest.mark.skipif(not orjson_available(), reason="orjson not installed")
 @settings(max_examples=200, deadline=None)
 @given(st.text(), st.dictionaries(FIELD_NAMES, json_values(floats=False), max_size=5))
-def test_backends_write_identical_bytes(message: str, extra: dict[str, Any]) -> None:
-    """Both backends produce the very same line for records without floats."""
+def test_backends_write_the_same_record_in_their_peers_spelling(
+    message: str, extra: dict[str, Any]
+) -> None:
+    """Both backends write the same record: orjson compact (as OrjsonFormatter), json with
+    json.dumps' defaults (as JsonFormatter: ASCII escapes, ', ' and ': ')."""
     fast, slow = both_backends(message, extra)
-    assert fast == slow
+    record = json.loads(fast)
+    assert json.loads(slow) == record
+    assert slow == json.dumps(record)
+    assert fast == json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
 @pytest.mark.skipif(not orjson_available(), reason="orjson not installed")
@@ -213,15 +218,13 @@ def test_backends_write_identical_values_with_floats(message: str, extra: dict[s
 def test_stdlib_fallback_when_orjson_cannot_be_imported(subprocess_env: dict[str, str]) -> None:
     """Without orjson the formatter picks the standard library and still works."""
     code = (
-        "import sys, logging; sys.modules['orjson'] = None\n"
+        "import logging\n"
         "from dihya_logging.formatter._formatter import RedactingJsonFormatter\n"
         "f = RedactingJsonFormatter()\n"
         "print(f.json_backend)\n"
         "print(f.format(logging.makeLogRecord({'msg': 'hi', 'token': 'abc'})))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env, check=True
-    ).stdout.splitlines()
+    out = run_without_orjson(code, subprocess_env)
     assert out[0] == "json"
     assert json.loads(out[1])["token"] != "abc"
 

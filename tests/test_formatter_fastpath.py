@@ -29,11 +29,16 @@ def records() -> Iterator[tuple[logging.Logger, Capture]]:
         yield logger, capture
 
 
+class FullPipeline(RedactingJsonFormatter):
+    """Overrides a hook (doing the same): every record takes python-json-logger's pipeline."""
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return super().process_log_record(log_data)
+
+
 def full_pipeline(**kwargs: Any) -> RedactingJsonFormatter:
-    """A formatter forced through python-json-logger's whole pipeline."""
-    formatter = RedactingJsonFormatter(**kwargs)
-    formatter._plain = False
-    return formatter
+    """A formatter that runs python-json-logger's whole pipeline for every record."""
+    return FullPipeline(**kwargs)
 
 
 def emit_events(logger: logging.Logger) -> None:
@@ -107,8 +112,7 @@ def test_concurrent_formatting_never_spares_another_records_fields(records: Any)
     emit_events(logger)
     event_record = capture.records[0]
     plain = logging.makeLogRecord({"msg": "plain", "files": f"password={SECRET}", "user_id": 1})
-    formatter = RedactingJsonFormatter()
-    formatter._plain = False  # the shared-state bug lived in the full pipeline
+    formatter = full_pipeline()  # the shared-state bug lived in the full pipeline
     leaks: list[str] = []
 
     def format_events() -> None:
@@ -159,7 +163,7 @@ def test_a_pickled_event_record_is_redacted_again_not_trusted() -> None:
 _EXTRA_KEYS = st.sampled_from(
     (
         *("note", "level", "logger", "message", "timestamp", "_private", "request"),
-        *("extra_level", "password", "files", "a b", "", "ümlaut"),
+        *("extra_level", "password", "files", "a b", "", "ümlaut", "msg", "name"),
     )
 )
 _EXTRA_VALUES = st.one_of(
@@ -169,15 +173,19 @@ _EXTRA_VALUES = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @given(extra=st.dictionaries(_EXTRA_KEYS, _EXTRA_VALUES, max_size=6))
-def test_the_one_pass_merge_equals_python_json_loggers(extra: dict[str, Any]) -> None:
-    """With nothing configured, the one-pass merge of the extras writes what python-json-
-    logger's merge_record_extra plus the head-clash rule write: same keys, order and values."""
-    plain = RedactingJsonFormatter()
-    full = RedactingJsonFormatter()
-    full._plain = False  # the inherited add_fields path
-    record = logging.LogRecord("bench", logging.INFO, "x.py", 1, "generation", (), None)
-    record.__dict__.update(extra)  # as `extra=` would, bypassing makeRecord's clash check
-    assert plain.format(record) == full.format(record)
+def test_event_lines_equal_the_full_pipeline_for_any_extra(extra: dict[str, Any]) -> None:
+    """Whatever the caller's extra keys (clashing, private, odd), an event's line from its
+    mark is the line python-json-logger's pipeline writes for the same record."""
+    capture = Capture()
+    with private_logger(f"test.fastpath.extra.{id(capture)}", capture) as logger:
+        log_event("custom", {"count": 1}, extra=extra, logger=logger)
+    (record,) = capture.records
+    fast, full = RedactingJsonFormatter(), full_pipeline()
+    assert fast.format(record) == full.format(record)
+    assert list(json.loads(fast.format(record)))[:5] == [*HEAD, "event"]
+
+
+HEAD = ["timestamp", "level", "logger", "message"]
 
 
 ODD_NAMES = ['dihya "quoted"\\path', "ⵜⵉⴼⵉⵏⴰⵖ.logger", "token=ghp_" + "x" * 36]
@@ -195,8 +203,7 @@ def test_the_spliced_head_is_what_the_full_pipeline_writes(name: str) -> None:
     logger.handlers = []
     record = capture.records[0]
     fast = RedactingJsonFormatter(json_backend="orjson")
-    full = RedactingJsonFormatter(json_backend="orjson")
-    full._plain = False
-    line = fast.format_line(record, "strict", True)
-    assert line == (full.format(record) + "\n").encode()
+    full = full_pipeline(json_backend="orjson")
+    line = fast.format_line(record, "strict")
+    assert line == full.format(record).encode()
     assert b"ghp_" not in line and json.loads(line)["k"] == 1

@@ -4,14 +4,19 @@ Floor 4. `log_generation_event` takes what the generator has — the analysed ``
 generated ``code`` — and keeps only what an audit needs: whitelisted metadata from ``needs``
 (never the raw spec), the generated files' *paths* (never their content), the status and a
 redacted, length-capped error. It validates first, so bad input raises at the call and nothing
-is written; then it emits one ordinary ``logger.handle(record)`` so every handler, filter and
-formatter of the standard `logging` applies.
+is written; then, as ``Logger._log`` does, it builds the record with the logger's own
+``makeRecord`` (the fields as ``extra``) and hands it to ``logger.handle``, so record factories,
+``makeRecord`` wrappers, filters, handlers and formatters apply to events as to any record.
+With orjson the record also carries a `CleanFields` mark so the formatter need not redact the
+fields a second time while it can prove them unchanged.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, cast
 
@@ -24,9 +29,9 @@ from dihya_logging._schema import (
     STATUSES,
     format_timestamp,
     free_key,
+    safe_extra,
 )
-from dihya_logging.events._records import SOURCE_PATH, new_record
-from dihya_logging.formatter._cleanmark import CLEAN_FIELDS_ATTR, CleanFields
+from dihya_logging.formatter._cleanmark import CLEAN_FIELDS_ATTR, clean_mark
 from dihya_logging.redaction._redactor import default_redactor
 
 __all__ = [
@@ -55,15 +60,8 @@ _RESERVED: Final = frozenset(
 """Keys ``extra`` may not use as such: LogRecord attributes, core and chain fields."""
 
 
-_STD_MAKE_RECORD: Final = logging.Logger.makeRecord
-_STD_HANDLE: Final = logging.Logger.handle
-_STD_CALL_HANDLERS: Final = logging.Logger.callHandlers
-_STD_FILTER: Final = logging.Filterer.filter
-_STOCK_DISPATCH: Final = all(
-    getattr(f, "__module__", None) == "logging"
-    for f in (_STD_HANDLE, _STD_CALL_HANDLERS, _STD_FILTER)
-)
-"""Whether the dispatch functions are the standard library's (not wrapped by an APM, say)."""
+SOURCE_PATH: Final = "(dihya_logging)"
+"""``pathname`` of every event record: the call site is the helper, not the application."""
 
 
 def _cap(text: str) -> str:
@@ -87,6 +85,17 @@ def _text(name: str, value: object, *, required: bool = False) -> str | None:
     if required and not value.strip():
         raise ValueError(f"{name} must not be empty")
     return _cap(value)
+
+
+def _user_text(user_id: object) -> str:
+    """The user id as text: a str, an int (not a bool) or a UUID; anything else a TypeError."""
+    if isinstance(user_id, str) or user_id is None:  # the usual case first
+        return _text("user_id", user_id, required=True)  # type: ignore[return-value]
+    if isinstance(user_id, uuid.UUID) or (
+        isinstance(user_id, int) and not isinstance(user_id, bool)
+    ):
+        return str(user_id)
+    raise TypeError(f"user_id must be a str, an int or a UUID, got {type(user_id).__name__}")
 
 
 def _paths(code: object) -> list[str]:
@@ -183,35 +192,30 @@ def _resolve_logger(logger: logging.Logger | str | None) -> logging.Logger:
 
 
 def _make_record(
-    target: logging.Logger, level: int, event: str, clean: dict[str, Any], vetted: bool = False
-) -> tuple[logging.LogRecord, dict[str, Any], bool]:
-    """A record carrying ``clean`` as attributes, like ``makeRecord(..., extra=clean)``; the
-    fields as set; whether the record is a stock one holding nothing else.
+    target: logging.Logger, level: int, event: str, fields: dict[str, Any]
+) -> tuple[logging.LogRecord, dict[str, Any]]:
+    """The record ``target.makeRecord`` builds for ``fields`` (as ``extra=``); the fields as set.
 
-    A key that would overwrite an attribute of the record (one a custom record factory added,
-    say) is kept as ``extra_<key>`` instead of raising the stdlib's KeyError. ``vetted``: no key
-    of ``clean`` is a stock LogRecord attribute, so a stock record needs no check.
+    No key of ``fields`` is a stock LogRecord attribute. If ``makeRecord`` still refuses one
+    (an attribute a record factory adds), the record is made again without ``extra`` and such
+    a key is kept as ``extra_<key>``: nothing dropped, nothing raised.
     """
-    stock = type(target).makeRecord is _STD_MAKE_RECORD
-    if stock:
-        record = new_record(target.name, level, event)
-    else:
-        record = target.makeRecord(target.name, level, SOURCE_PATH, 0, event, (), None)
+    try:
+        record = target.makeRecord(
+            target.name, level, SOURCE_PATH, 0, event, (), None, func=None, extra=fields
+        )
+        return record, fields
+    except KeyError:
+        pass
+    record = target.makeRecord(target.name, level, SOURCE_PATH, 0, event, (), None)
     attributes = record.__dict__
-    if vetted and stock and logging.getLogRecordFactory() is logging.LogRecord:
-        attributes.update(clean)
-        return record, clean, True
-    if not attributes.keys().isdisjoint(clean) or "message" in clean or "asctime" in clean:
-        renamed: dict[str, Any] = {}
-        for key, value in clean.items():
-            if key in attributes or key in ("message", "asctime"):
-                key = free_key(renamed, key)
-                while key in attributes:
-                    key = free_key(renamed, key)
-            renamed[key] = value
-        clean = renamed
-    attributes.update(clean)
-    return record, clean, False
+    renamed: dict[str, Any] = {}
+    for key, value in fields.items():
+        while key in attributes or key in renamed or key in ("message", "asctime"):
+            key = free_key(renamed.keys() | attributes.keys(), key)
+        renamed[key] = value
+    attributes.update(renamed)
+    return record, renamed
 
 
 def _check_extra(extra: object) -> None:
@@ -244,43 +248,24 @@ def _redacted(payload: Mapping[str, Any], event: str) -> dict[str, Any]:
     return cast("dict[str, Any]", clean)
 
 
-def _first_handler(target: logging.Logger, level: int) -> logging.Handler | None:
-    """The handler ``target.handle`` will give the record to before any other code can touch it:
-    the logger's first handler, when the logger has no filter and dispatches with the standard
-    library's own code (no subclass or patch of ``handle``/``callHandlers``/``filter``); else None.
-    """
-    handlers = target.handlers
-    if (
-        not handlers
-        or target.filters
-        or target.disabled
-        or type(target).handle is not _STD_HANDLE
-        or type(target).callHandlers is not _STD_CALL_HANDLERS
-        or type(target).filter is not _STD_FILTER
-        or not _STOCK_DISPATCH
-    ):
-        return None
-    first = handlers[0]
-    return first if level >= first.level else None
-
-
-def _emit(
-    target: logging.Logger, level: int, event: str, clean: dict[str, Any], vetted: bool = False
-) -> dict[str, Any]:
-    """Build the record of the redacted ``clean`` fields, hand it to ``target``, return it."""
-    record, clean, stock = _make_record(target, level, event, clean, vetted)
-    if target.isEnabledFor(level):  # else no handler will see it: no mark to make
-        mark = CleanFields(clean)  # ordered, picklable
-        mark.stock_layout = stock  # then its attribute layout is fixed by the marked names
-        mark.first = _first_handler(target, level)
-        record.__dict__[CLEAN_FIELDS_ATTR] = mark
+def _emit(target: logging.Logger, level: int, event: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Build the record of the redacted ``fields`` the logger's own way, hand it to ``target``
+    (as ``Logger._log`` does), return the record as written."""
+    if target.isEnabledFor(level):
+        record, fields = _make_record(target, level, event, fields)
+        mark = clean_mark(fields)  # lets the formatter skip a second redaction (orjson)
+        if mark is not None:
+            record.__dict__[CLEAN_FIELDS_ATTR] = mark
         target.handle(record)
+        created, level_name = record.created, record.levelname
+    else:  # no handler will see it: no record to make
+        created, level_name = time.time(), logging.getLevelName(level)
     return {
-        "timestamp": format_timestamp(record.created),
-        "level": record.levelname,
-        "logger": record.name,
+        "timestamp": format_timestamp(created),
+        "level": level_name,
+        "logger": target.name,
         "message": event,
-        **clean,
+        **fields,
     }
 
 
@@ -302,11 +287,11 @@ def log_event(
     target = _resolve_logger(logger)
     payload: dict[str, Any] = {"event": event, **fields}
     payload.update(_renamed_extra(payload, extra))
-    return _emit(target, level, event, _redacted(payload, event))
+    return _emit(target, level, event, safe_extra(_redacted(payload, event)))
 
 
 def log_generation_event(
-    user_id: str,
+    user_id: str | int | uuid.UUID,
     needs: Mapping[str, Any],
     code: Mapping[str, Any] | Iterable[str | os.PathLike[str]],
     status: str = "success",
@@ -317,11 +302,12 @@ def log_generation_event(
 ) -> dict[str, Any]:
     """Log one project generation for ``user_id``; return the record as written (redacted).
 
-    Only ``project_name``, ``stack``, ``plugins`` and ``template`` are taken from ``needs``;
-    only the paths are taken from ``code``. ``status`` is ``"success"`` or ``"error"``.
+    ``user_id`` is a str, an int or a UUID (logged as its text). Only ``project_name``,
+    ``stack``, ``plugins`` and ``template`` are taken from ``needs``; only the paths are taken
+    from ``code``. ``status`` is ``"success"`` or ``"error"``.
     Raises TypeError/ValueError on bad input, before anything is written.
     """
-    user = _text("user_id", user_id, required=True)
+    user = _user_text(user_id)
     if type(needs) is not dict and not isinstance(needs, Mapping):
         raise TypeError(f"needs must be a mapping (dict), got {type(needs).__name__}")
     if status not in STATUSES:
@@ -365,4 +351,4 @@ def log_generation_event(
     if extra:
         fields.update(_redacted(_renamed_extra(fields, extra), EVENT_GENERATION))
     # generation fields and renamed extras never take a LogRecord attribute's name
-    return _emit(target, logging.INFO, EVENT_GENERATION, fields, vetted=True)
+    return _emit(target, logging.INFO, EVENT_GENERATION, fields)

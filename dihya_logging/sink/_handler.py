@@ -45,13 +45,6 @@ __all__ = ["ENV_CHAIN_KEY", "FSYNC_POLICIES", "JSON_ESCAPE", "FsyncPolicy", "Gen
 ENV_CHAIN_KEY: Final = "DIHYA_CHAIN_KEY"
 
 
-def _json_line(formatter: RedactingJsonFormatter, record: logging.LogRecord, errors: str) -> bytes:
-    """The formatter's UTF-8 JSON line for ``record``, without the terminator."""
-    # TODO(merge): the formatter branch makes this `formatter.format_line(record, errors)`,
-    # which returns the line without its terminator.
-    return formatter.format_line(record, errors, False)[:-1]  # type: ignore[call-arg,unused-ignore]
-
-
 class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
     """A drop-in for `RotatingFileHandler` and `TimedRotatingFileHandler` that is safe across
     processes, private and durable.
@@ -447,9 +440,8 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
         if terminator is not text:
             end = self._encode_terminator(terminator)
         if json_lines:
-            return (
-                _json_line(cast(RedactingJsonFormatter, formatter), record, self.wire_errors) + end
-            )
+            line = cast(RedactingJsonFormatter, formatter).format_line(record, self.wire_errors)
+            return line + end
         return (formatter.format(record) + terminator).encode(self.wire_encoding, self.wire_errors)
 
     def _encode_terminator(self, terminator: str) -> bytes:

@@ -1,8 +1,7 @@
-"""The first-handler shortcut: the proof is skipped only when no code could edit the record.
+"""Code between `log_event` and the sink may edit the record: whatever it edits is redacted.
 
-`log_event` names the handler that will see the record before any other code (no logger filter,
-stock dispatch); that `GenerationLogHandler` formats without re-proving the fields. Every other
-topology must still catch an edit: each test below puts code in between and scans the disk.
+Filters, earlier handlers, wrapped dispatch, Logger and handler subclasses: each test puts code
+in between that writes secrets into an event record, then scans the disk.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from helpers_leaks import GHP, SECRET, open_sink
 from helpers_leaks import assert_clean as _clean
 
 from dihya_logging import GenerationLogHandler, log_generation_event
-from dihya_logging.formatter._cleanmark import CLEAN_FIELDS_ATTR, CleanFields
 
 
 @pytest.fixture
@@ -26,20 +24,6 @@ def sink(tmp_path: Path) -> Iterator[tuple[logging.Logger, Path]]:
     """A fresh logger writing through a GenerationLogHandler into tmp_path."""
     with open_sink(tmp_path) as pair:
         yield pair
-
-
-@pytest.fixture
-def proofs(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Records the mark's proofs (`CleanFields.intact` calls) and their answers."""
-    seen: list[bool] = []
-    real = CleanFields.intact
-
-    def counting(self: CleanFields, attributes: Any) -> bool:
-        seen.append(real(self, attributes))
-        return seen[-1]
-
-    monkeypatch.setattr(CleanFields, "intact", counting)
-    return seen
 
 
 def _edit(record: logging.LogRecord) -> None:
@@ -75,6 +59,17 @@ def _log(logger: logging.Logger) -> dict[str, Any]:
     return log_generation_event("u1", {"project_name": "p"}, ["a.py"], logger=logger)
 
 
+def test_an_untouched_event_is_written_as_redacted(sink: tuple[logging.Logger, Path]) -> None:
+    """Straight from log_event to the sink: the line holds the event's fields."""
+    logger, root = sink
+    returned = _log(logger)
+    line = json.loads((root / "generation.log").read_text())
+    assert line["files"] == ["a.py"] and line["project_name"] == "p"
+    assert {k: v for k, v in line.items() if k != "timestamp"} == {
+        k: v for k, v in returned.items() if k != "timestamp"
+    }
+
+
 def _wrap_dispatch(logger: logging.Logger, monkeypatch: pytest.MonkeyPatch) -> None:
     """Wrap ``Logger.callHandlers`` after import, as an APM agent does, editing the record."""
     real = logging.Logger.callHandlers
@@ -96,80 +91,56 @@ IN_BETWEEN: dict[str, Callable[[logging.Logger, pytest.MonkeyPatch], None]] = {
 
 
 @pytest.mark.parametrize("where", list(IN_BETWEEN))
-def test_code_in_between_brings_the_proof_back(
+def test_code_in_between_gets_its_edit_redacted(
     sink: tuple[logging.Logger, Path],
-    proofs: list[bool],
     monkeypatch: pytest.MonkeyPatch,
     where: str,
 ) -> None:
-    """A logger filter, a filter on the sink, a handler before it or a wrapped dispatch may
-    edit the record: the sink proves the mark, finds it edited, and the edit is redacted."""
+    """A logger filter, a filter on the sink, a handler before it or a wrapped dispatch
+    edits the record: the edit is written, redacted."""
     logger, root = sink
     IN_BETWEEN[where](logger, monkeypatch)
     _log(logger)
-    assert proofs and not any(proofs)  # proven (and found edited)
     _clean(root, SECRET, GHP[4:])
+    (line,) = (root / "generation.log").read_text().splitlines()
+    assert json.loads(line)["files"][-1].startswith("x/")
 
 
-def test_a_sink_subclass_with_its_own_emit_is_not_trusted(
-    tmp_path: Path, proofs: list[bool]
-) -> None:
-    """A subclass's code runs before the formatter: the shortcut is off for it."""
-    logger = logging.getLogger("dihya.test.first_subclass")
+def _log_through(logger: logging.Logger, handler: logging.Handler) -> None:
+    """One event through ``logger`` with ``handler`` as its only handler, closed after."""
     logger.propagate = False
     logger.setLevel(logging.INFO)
-    handler = _EditingSink(tmp_path / "generation.log")
     logger.addHandler(handler)
     try:
         _log(logger)
     finally:
         logger.removeHandler(handler)
         handler.close()
-    assert proofs and not any(proofs)  # proven (and found edited)
+
+
+def test_a_sink_subclass_editing_in_its_emit_gets_redacted(tmp_path: Path) -> None:
+    """A subclass's code runs before the formatter: its edit is redacted."""
+    _log_through(logging.getLogger("dihya.test.edit_sink"), _EditingSink(tmp_path / "g.log"))
     _clean(tmp_path, SECRET, GHP[4:])
 
 
-def test_a_logger_subclass_is_not_trusted(tmp_path: Path, proofs: list[bool]) -> None:
-    """A Logger subclass overriding handle() may edit the record: no handler is named first."""
+def test_a_logger_subclass_editing_in_handle_gets_redacted(tmp_path: Path) -> None:
+    """A Logger subclass overriding handle() edits the record: the edit is redacted."""
 
     class Editing(logging.Logger):
         def handle(self, record: logging.LogRecord) -> None:
             _edit(record)
             super().handle(record)
 
-    logger = Editing("dihya.test.first_logger")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    handler = GenerationLogHandler(tmp_path / "generation.log")
-    logger.addHandler(handler)
-    try:
-        _log(logger)
-    finally:
-        handler.close()
-    assert proofs and not any(proofs)  # proven (and found edited)
+    _log_through(Editing("dihya.test.edit_logger"), GenerationLogHandler(tmp_path / "g.log"))
     _clean(tmp_path, SECRET, GHP[4:])
-
-
-def test_a_sink_above_the_level_is_not_named(sink: tuple[logging.Logger, Path]) -> None:
-    """When the first handler's level skips the record, nobody is named first."""
-    logger, _root = sink
-    marks: list[CleanFields] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            marks.append(getattr(record, CLEAN_FIELDS_ATTR))
-
-    logger.handlers[0].setLevel(logging.ERROR)
-    logger.addHandler(Keep())
-    _log(logger)
-    assert len(marks) == 1 and marks[0].first is None
 
 
 def test_a_factory_set_later_still_gets_its_attributes_written(
     sink: tuple[logging.Logger, Path],
 ) -> None:
-    """After stock events warmed the sink's layout cache, a record factory's own attribute is
-    still written (and redacted): only stock records are judged by their field names alone."""
+    """After stock events warmed the formatter's layout cache, a record factory's own attribute
+    is still written (and redacted)."""
     logger, root = sink
     _log(logger)
     _log(logger)
