@@ -46,6 +46,27 @@ def test_query_and_stats_read_the_database(
     assert stats["generations"] == len(records)
 
 
+def test_a_key_value_dsn_is_a_database_not_a_file(
+    database: tuple[str, list[dict[str, Any]]], subprocess_env: dict[str, str]
+) -> None:
+    """A libpq ``host=… dbname=…`` DSN reaches the database, its password never printed."""
+    dsn, records = database
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    key_value = make_conninfo(**conninfo_to_dict(dsn))
+    assert key_value.startswith(("host=", "user=", "dbname=", "port="))
+    result = run_cli("query", "--json", "--file", key_value, env=subprocess_env)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == len(records)
+    wrong = key_value.replace("password=", "password=x")
+    failed = run_cli("query", "--file", wrong, env=subprocess_env)
+    assert_one_line_error(failed, 1, match="PostgreSQL")
+    assert (
+        "password=x" not in failed.stderr
+        and conninfo_to_dict(wrong)["password"] not in failed.stderr
+    )
+
+
 def test_export_from_the_database(
     database: tuple[str, list[dict[str, Any]]], tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:

@@ -138,7 +138,7 @@ class Rotator:
         """Move the live file (open as ``live_fd``) to ``.1``; the caller opens a fresh one.
 
         The live file is first renamed to a plain ``.1`` (one rename: never puts data at risk)
-        and ``moved`` is called (the handler bumps the set's generation there, so a crash from
+        and ``moved`` is called (the handler bumps the set's change count there, so a crash from
         here on leaves no writer on the old file). A compressing rotation then gzips ``.1``
         to a temporary name, syncs it (with ``sync``), renames it to ``.1.gz`` and removes
         ``.1``: a crash at any point leaves every line once, or in a plain ``.1`` beside the
