@@ -5,13 +5,21 @@ One row per record: the record itself as ``jsonb`` plus the columns every query 
 (uuid, unique) so that a batch retried after a lost connection, or replayed from the spill file,
 is inserted at most once (``ON CONFLICT DO NOTHING``). ``id`` orders records logged in the
 same millisecond.
+
+Erasure that sticks: a purge of a user records the user's pseudonym and a cutoff in the erasure
+table ``<table>_erased``; every insert (`insert_rows`: the handler's batches, spill replays,
+imports) drops, in the same transaction as its ``COPY``, the rows of an erased user stamped at
+or before the cutoff. A batch whose commit succeeded but whose acknowledgement was lost, retried
+after the purge, thus cannot bring the user back. An advisory lock orders the two: inserts take
+it shared, a purge exclusive, so an insert either commits before the purge deletes (and its rows
+are deleted) or checks the table after the purge committed.
 """
 
 from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from datetime import datetime
 from typing import Any, Final, Optional
 
@@ -19,14 +27,20 @@ import psycopg
 from psycopg import sql
 
 from dihya_logging.postgres._dsn import DEFAULT_TABLE, validate_table
+from dihya_logging.store._pseudonym import ENV_ANON_KEY
+from dihya_logging.store._pseudonym import pseudonymize_user_id as pseudonymize
 
 __all__ = [
     "SCHEMA_VERSION",
-    "anonymization_key",
-    "key_table",
     "Row",
+    "anonymization_key",
     "ensure_schema",
+    "erased_table",
+    "erasure_lock",
     "insert_rows",
+    "key_table",
+    "pseudonym_key",
+    "record_erasure",
     "quote_table",
     "schema_sql",
     "table_sql",
@@ -59,6 +73,12 @@ def key_table(table: str) -> str:
     return f"{schema}.{base[:55]}_anonkey" if schema else f"{base[:55]}_anonkey"
 
 
+def erased_table(table: str) -> str:
+    """The erasure table of ``table`` (``<table>_erased``, same schema)."""
+    schema, _, base = validate_table(table).rpartition(".")
+    return f"{schema}.{base[:55]}_erased" if schema else f"{base[:55]}_erased"
+
+
 def _index(table: str, suffix: str) -> str:
     base = validate_table(table).rsplit(".", 1)[-1]
     return _quote(f"{base[: 63 - len(suffix) - 1]}_{suffix}")
@@ -86,16 +106,28 @@ CREATE INDEX IF NOT EXISTS {_index(table, "user_ts_idx")} ON {name} (user_id, ts
 CREATE INDEX IF NOT EXISTS {_index(table, "event_ts_idx")} ON {name} (event, ts);
 CREATE INDEX IF NOT EXISTS {_index(table, "status_ts_idx")} ON {name} (status, ts);
 COMMENT ON TABLE {name} IS 'dihya-logging generation log (schema {SCHEMA_VERSION})';
-{_key_table_sql(table)}"""
+{_key_table_sql(table)}{_erased_table_sql(table)}"""
 
 
 def _key_table_sql(table: str) -> str:
     return f"""\
--- The key of the user-id pseudonyms (anonymizing purges, audit events), made on first need
--- unless $DIHYA_ANON_KEY is set: only the accounts that purge or export need to read it.
+-- The key of the user-id pseudonyms (anonymizing purges, audit events, the erasure check of
+-- every insert), made on first need unless $DIHYA_ANON_KEY is set: every account reads it.
 CREATE TABLE IF NOT EXISTS {quote_table(key_table(table))} (
     id  integer PRIMARY KEY CHECK (id = 1),
     key bytea   NOT NULL
+);
+"""
+
+
+def _erased_table_sql(table: str) -> str:
+    return f"""\
+-- Erased users (pseudonyms, never the ids): every insert drops their rows stamped at or before
+-- erased_at, so a retried or replayed batch cannot bring an erased user back. Writers need
+-- SELECT here and on the key table above (to compute pseudonyms); purgers need INSERT, UPDATE.
+CREATE TABLE IF NOT EXISTS {quote_table(erased_table(table))} (
+    pseudonym text        PRIMARY KEY,
+    erased_at timestamptz NOT NULL
 );
 """
 
@@ -113,6 +145,7 @@ def ensure_schema(conn: psycopg.Connection[Any], table: str = DEFAULT_TABLE) -> 
     fail with a duplicate-type error); an existing table needs no CREATE privilege.
     """
     _create_if_missing(conn, table, schema_sql(table))
+    _create_if_missing(conn, erased_table(table), _erased_table_sql(table))  # older schemas
 
 
 def _create_if_missing(conn: psycopg.Connection[Any], table: str, ddl: str) -> None:
@@ -134,6 +167,9 @@ def anonymization_key(conn: psycopg.Connection[Any], table: str) -> bytes:
     """
     _create_if_missing(conn, key_table(table), _key_table_sql(table))
     keys = sql.Identifier(*key_table(table).split("."))
+    row = conn.execute(sql.SQL("SELECT key FROM {} WHERE id = 1").format(keys)).fetchone()
+    if row is not None:  # the common case needs no INSERT privilege
+        return bytes(row[0])
     with conn.transaction():
         conn.execute(
             sql.SQL("INSERT INTO {} (id, key) VALUES (1, %s) ON CONFLICT (id) DO NOTHING").format(
@@ -146,9 +182,42 @@ def anonymization_key(conn: psycopg.Connection[Any], table: str) -> bytes:
     return bytes(row[0])
 
 
+def pseudonym_key(conn: psycopg.Connection[Any], table: str) -> bytes:
+    """The key of user-id pseudonyms for ``table``: ``$DIHYA_ANON_KEY`` if set, else the key
+    kept beside the table (the same on every host)."""
+    env = os.environ.get(ENV_ANON_KEY)
+    return env.encode("utf-8") if env else anonymization_key(conn, table)
+
+
+def erasure_lock(conn: psycopg.Connection[Any], table: str, *, exclusive: bool) -> None:
+    """Take the table's erasure lock until the end of the transaction: shared for inserts,
+    exclusive for a purge (see the module's docstring)."""
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    conn.execute(
+        f"SELECT {function}(hashtext(%s))", [f"dihya_logging:erasure:{quote_table(table)}"]
+    )
+
+
+def record_erasure(
+    conn: psycopg.Connection[Any], table: str, pseudonym: str, cutoff: Optional[datetime]
+) -> None:
+    """Remember (caller's transaction, erasure lock held) that ``pseudonym``'s rows up to
+    ``cutoff`` (default: now) are erased; a later cutoff for the same user replaces an earlier."""
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {} AS e (pseudonym, erased_at) VALUES (%s, least(now(), %s)) "
+            "ON CONFLICT (pseudonym) DO UPDATE "
+            "SET erased_at = greatest(e.erased_at, excluded.erased_at)"
+        ).format(sql.Identifier(*erased_table(table).split("."))),
+        [pseudonym, cutoff],
+    )
+
+
 _STAGE: Final = "dihya_stage"
 _staged: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
 """Connections that have created their private staging table."""
+_keys: MutableMapping[psycopg.Connection[Any], bytes] = weakref.WeakKeyDictionary()
+"""The pseudonym key each connection uses (read once per connection)."""
 
 
 def _stage(conn: psycopg.Connection[Any]) -> None:
@@ -156,32 +225,47 @@ def _stage(conn: psycopg.Connection[Any]) -> None:
         return
     conn.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (record_id uuid, ts timestamptz, event text, "
-        "user_id text, status text, record jsonb) ON COMMIT DELETE ROWS"
+        "user_id text, status text, record jsonb, pseudonym text) ON COMMIT DELETE ROWS"
     )
     _staged.add(conn)
 
 
 def insert_rows(conn: psycopg.Connection[Any], table: str, rows: Sequence[Row]) -> int:
-    """Insert rows, skipping record ids already present; returns how many were added.
+    """Insert rows, skipping record ids already present and erased users; returns how many
+    were added.
 
     ``COPY`` into a private temporary table, then ``INSERT … SELECT … ON CONFLICT (record_id)
     DO NOTHING`` into the log table, in one transaction (a savepoint inside the caller's): a
     retried or replayed batch is harmless, and the cost stays that of ``COPY`` (the
-    ``unnest``-of-arrays alternative measured several times slower on large records).
+    ``unnest``-of-arrays alternative measured several times slower on large records). Rows
+    whose user is in the erasure table, stamped at or before the erasure, are left out.
     """
     if not rows:
         return 0
+    key = _keys.get(conn)
+    if key is None and any(row[3] is not None for row in rows):
+        key = _keys[conn] = pseudonym_key(conn, table)
     with conn.transaction():
+        erasure_lock(conn, table, exclusive=False)
         _stage(conn)
         with conn.cursor() as cur:
             with cur.copy(f"COPY {_STAGE} FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row)
+                    user = row[3]
+                    pseudonym = None if user is None or key is None else pseudonymize(user, key=key)
+                    copy.write_row((*row, pseudonym))
             cur.execute(
                 sql.SQL(
                     "INSERT INTO {} (record_id, ts, event, user_id, status, record) "
-                    "SELECT * FROM {} ON CONFLICT (record_id) DO NOTHING"
-                ).format(table_sql(table), sql.Identifier(_STAGE))
+                    "SELECT s.record_id, s.ts, s.event, s.user_id, s.status, s.record FROM {} s "
+                    "WHERE s.pseudonym IS NULL OR NOT EXISTS (SELECT 1 FROM {} e "
+                    "WHERE e.pseudonym = s.pseudonym AND s.ts <= e.erased_at) "
+                    "ON CONFLICT (record_id) DO NOTHING"
+                ).format(
+                    table_sql(table),
+                    sql.Identifier(_STAGE),
+                    sql.Identifier(*erased_table(table).split(".")),
+                )
             )
             added = max(cur.rowcount, 0)
             cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(_STAGE)))

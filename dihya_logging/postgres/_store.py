@@ -12,7 +12,6 @@ in the database, so every host derives the same tokens.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -26,15 +25,17 @@ from dihya_logging.postgres._dsn import PostgresError, resolve_location
 from dihya_logging.postgres._erasure import audit_line, purge_rows
 from dihya_logging.postgres._rows import prepare_row, record_order, use_fast_json
 from dihya_logging.postgres._schema import (
-    anonymization_key,
     ensure_schema,
+    erasure_lock,
     insert_rows,
+    pseudonym_key,
     quote_table,
+    record_erasure,
     table_exists,
     table_sql,
 )
 from dihya_logging.store._backend import PurgeOutcome, RecordFilter
-from dihya_logging.store._pseudonym import ENV_ANON_KEY, pseudonymize_user_id
+from dihya_logging.store._pseudonym import pseudonymize_user_id
 
 __all__ = ["PostgresStore"]
 
@@ -163,13 +164,11 @@ class PostgresStore:
     def pseudonymize(self, user_id: str) -> str:
         """The token standing for ``user_id``: keyed by ``$DIHYA_ANON_KEY`` if set, else by the
         key kept in the database beside the table (the same on every host)."""
-        if os.environ.get(ENV_ANON_KEY):
-            return pseudonymize_user_id(user_id)
         if self._key is None:
             try:
                 with self._connect() as conn:
                     ensure_schema(conn, self.table)
-                    self._key = anonymization_key(conn, self.table)
+                    self._key = pseudonym_key(conn, self.table)
             except Exception as exc:
                 raise self._fail("key lookup", exc) from None
         return pseudonymize_user_id(user_id, key=self._key)
@@ -222,7 +221,10 @@ class PostgresStore:
             with self._connect() as conn:
                 ensure_schema(conn, self.table)
                 with conn.transaction():
+                    erasure_lock(conn, self.table, exclusive=True)
                     outcome = purge_rows(conn, self.table, user_id, before, anonymize, pseudonym)
+                    if pseudonym is not None:  # no retried batch may bring the user back
+                        record_erasure(conn, self.table, pseudonym, before)
                     audit = {
                         "event": EVENT_PURGE,
                         "actor": None,

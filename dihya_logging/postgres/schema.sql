@@ -16,9 +16,16 @@ CREATE INDEX IF NOT EXISTS "dihya_generation_log_user_ts_idx" ON "dihya_generati
 CREATE INDEX IF NOT EXISTS "dihya_generation_log_event_ts_idx" ON "dihya_generation_log" (event, ts);
 CREATE INDEX IF NOT EXISTS "dihya_generation_log_status_ts_idx" ON "dihya_generation_log" (status, ts);
 COMMENT ON TABLE "dihya_generation_log" IS 'dihya-logging generation log (schema 1)';
--- The key of the user-id pseudonyms (anonymizing purges, audit events), made on first need
--- unless $DIHYA_ANON_KEY is set: only the accounts that purge or export need to read it.
+-- The key of the user-id pseudonyms (anonymizing purges, audit events, the erasure check of
+-- every insert), made on first need unless $DIHYA_ANON_KEY is set: every account reads it.
 CREATE TABLE IF NOT EXISTS "dihya_generation_log_anonkey" (
     id  integer PRIMARY KEY CHECK (id = 1),
     key bytea   NOT NULL
+);
+-- Erased users (pseudonyms, never the ids): every insert drops their rows stamped at or before
+-- erased_at, so a retried or replayed batch cannot bring an erased user back. Writers need
+-- SELECT here and on the key table above (to compute pseudonyms); purgers need INSERT, UPDATE.
+CREATE TABLE IF NOT EXISTS "dihya_generation_log_erased" (
+    pseudonym text        PRIMARY KEY,
+    erased_at timestamptz NOT NULL
 );
