@@ -560,7 +560,15 @@ def verify_generation_logs(
     ``$DIHYA_CHAIN_KEY`` is used unless the state file says the log is unkeyed. ``anchor``
     (default ``$DIHYA_CHAIN_ANCHOR``) is the file the writers appended heads to. Never raises
     for a bad log: the report says ``intact``, ``tampered`` or ``cannot check``, and why.
+    A ``postgresql://`` (or ``host=… dbname=…``) location checks the table's writer chains
+    (`postgres._chain.verify_table`; ``files`` then lists the chains).
     """
+    from dihya_logging.store._backend import is_database_location  # no import cycle
+
+    if is_database_location(path):  # a PostgreSQL table: its writer chains
+        from dihya_logging.postgres._chain import verify_table
+
+        return verify_table(str(path), key)
     log_set = LogSet(resolve_log_path(path))
     secret = as_key(key)
     if anchor is None:

@@ -44,6 +44,7 @@ __all__ = [
     "quote_table",
     "schema_sql",
     "table_sql",
+    "tombstone_table",
     "table_exists",
 ]
 
@@ -71,6 +72,12 @@ def key_table(table: str) -> str:
     """The table holding the pseudonym key of ``table`` (``<table>_anonkey``, same schema)."""
     schema, _, base = validate_table(table).rpartition(".")
     return f"{schema}.{base[:55]}_anonkey" if schema else f"{base[:55]}_anonkey"
+
+
+def tombstone_table(table: str) -> str:
+    """The table keeping what purges took out of writer chains (``<table>_tombstones``)."""
+    schema, _, base = validate_table(table).rpartition(".")
+    return f"{schema}.{base[:51]}_tombstones" if schema else f"{base[:51]}_tombstones"
 
 
 def erased_table(table: str) -> str:
@@ -106,7 +113,7 @@ CREATE INDEX IF NOT EXISTS {_index(table, "user_ts_idx")} ON {name} (user_id, ts
 CREATE INDEX IF NOT EXISTS {_index(table, "event_ts_idx")} ON {name} (event, ts);
 CREATE INDEX IF NOT EXISTS {_index(table, "status_ts_idx")} ON {name} (status, ts);
 COMMENT ON TABLE {name} IS 'dihya-logging generation log (schema {SCHEMA_VERSION})';
-{_key_table_sql(table)}{_erased_table_sql(table)}"""
+{_key_table_sql(table)}{_erased_table_sql(table)}{_tombstone_table_sql(table)}"""
 
 
 def _key_table_sql(table: str) -> str:
@@ -132,6 +139,17 @@ CREATE TABLE IF NOT EXISTS {quote_table(erased_table(table))} (
 """
 
 
+def _tombstone_table_sql(table: str) -> str:
+    return f"""\
+-- What purges took out of writer chains (chain, seq, commit, link: nothing of the record), so
+-- that `dihya-logs verify` can tell an authorised erasure from a deleted row.
+CREATE TABLE IF NOT EXISTS {quote_table(tombstone_table(table))} (
+    record_id uuid  PRIMARY KEY,
+    record    jsonb NOT NULL
+);
+"""
+
+
 def table_exists(conn: psycopg.Connection[Any], table: str) -> bool:
     """Whether the log table exists (and is visible to this role)."""
     row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [quote_table(table)]).fetchone()
@@ -146,6 +164,7 @@ def ensure_schema(conn: psycopg.Connection[Any], table: str = DEFAULT_TABLE) -> 
     """
     _create_if_missing(conn, table, schema_sql(table))
     _create_if_missing(conn, erased_table(table), _erased_table_sql(table))  # older schemas
+    _create_if_missing(conn, tombstone_table(table), _tombstone_table_sql(table))
 
 
 def _create_if_missing(conn: psycopg.Connection[Any], table: str, ddl: str) -> None:

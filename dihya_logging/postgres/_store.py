@@ -12,6 +12,7 @@ in the database, so every host derives the same tokens.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -21,6 +22,8 @@ import psycopg
 from psycopg import sql
 
 from dihya_logging._schema import EVENT_PURGE
+from dihya_logging.chain._format import ENV_CHAIN_KEY
+from dihya_logging.postgres._chain import CHAIN_ID_FIELD, Authorisations, RowSealer
 from dihya_logging.postgres._dsn import PostgresError, resolve_location
 from dihya_logging.postgres._erasure import audit_line, purge_rows
 from dihya_logging.postgres._rows import prepare_row, record_order, use_fast_json
@@ -81,6 +84,7 @@ class PostgresStore:
         self.location = self._location.display
         self.connect_timeout = connect_timeout
         self._pending_audit: Optional[str] = None
+        self._pending_fields: dict[str, Any] = {}
         self._key: Optional[bytes] = None
 
     def __repr__(self) -> str:
@@ -232,12 +236,13 @@ class PostgresStore:
         The ``purge`` event that follows this store's `purge` completes (updates in place) the
         provisional event that the purge committed with its changes, instead of adding one.
         """
-        line = audit_line(fields)
         pending, self._pending_audit = self._pending_audit, None
+        authorised, self._pending_fields = self._pending_fields, {}
         try:
             with self._connect() as conn:
                 ensure_schema(conn, self.table)
                 if pending is not None and fields.get("event") == EVENT_PURGE:
+                    line = self._audit_line(conn, {**fields, **authorised})
                     _, ts, event, user, status, text = prepare_row(pending, line)
                     query = sql.SQL(
                         "UPDATE {} SET ts = %s, event = %s, user_id = %s, status = %s, "
@@ -245,9 +250,25 @@ class PostgresStore:
                     ).format(table_sql(self.table))
                     if conn.execute(query, [ts, event, user, status, text, pending]).rowcount:
                         return
+                line = self._audit_line(conn, fields)
                 insert_rows(conn, self.table, [prepare_row(str(uuid.uuid4()), line)])
         except Exception as exc:
             raise self._fail("audit", exc) from None
+
+    def _audit_line(self, conn: psycopg.Connection[Any], fields: dict[str, Any]) -> str:
+        """An audit record as a line; sealed (a chain of its own) when the table is chained —
+        its newest row carries a chain — or ``$DIHYA_CHAIN_KEY`` is set, so that `verify`
+        can trust the purge records that authorise tombstones."""
+        line = audit_line(fields)
+        newest = conn.execute(
+            sql.SQL("SELECT record ? %s FROM {} ORDER BY id DESC LIMIT 1").format(
+                table_sql(self.table)
+            ),
+            [CHAIN_ID_FIELD],
+        ).fetchone()
+        if os.environ.get(ENV_CHAIN_KEY) or (newest is not None and newest[0]):
+            line = RowSealer().seal(line)
+        return line
 
     def purge(
         self, *, user_id: Optional[str], before: Optional[datetime], anonymize: bool
@@ -267,12 +288,15 @@ class PostgresStore:
         if before is not None:
             scope["before"] = before.isoformat().replace("+00:00", "Z")
         record_id = str(uuid.uuid4())
+        auth = Authorisations()
         try:
             with self._connect() as conn:
                 ensure_schema(conn, self.table)
                 with conn.transaction():
                     erasure_lock(conn, self.table, exclusive=True)
-                    outcome = purge_rows(conn, self.table, user_id, before, anonymize, pseudonym)
+                    outcome = purge_rows(
+                        conn, self.table, user_id, before, anonymize, pseudonym, auth
+                    )
                     if pseudonym is not None:  # no retried batch may bring the user back
                         record_erasure(conn, self.table, pseudonym, before)
                     audit = {
@@ -281,10 +305,13 @@ class PostgresStore:
                         "mode": "anonymize" if anonymize else "delete",
                         "filter": scope,
                         "count": outcome.count,
+                        **auth.fields(),
                     }
-                    insert_rows(conn, self.table, [prepare_row(record_id, audit_line(audit))])
+                    line = self._audit_line(conn, audit)
+                    insert_rows(conn, self.table, [prepare_row(record_id, line)])
         except Exception as exc:
             raise self._fail("purge", exc) from None
         self._pending_audit = record_id
+        self._pending_fields = auth.fields()
         outcome.details["audit_record_id"] = record_id
         return outcome

@@ -29,3 +29,9 @@ CREATE TABLE IF NOT EXISTS "dihya_generation_log_erased" (
     pseudonym text        PRIMARY KEY,
     erased_at timestamptz NOT NULL
 );
+-- What purges took out of writer chains (chain, seq, commit, link: nothing of the record), so
+-- that `dihya-logs verify` can tell an authorised erasure from a deleted row.
+CREATE TABLE IF NOT EXISTS "dihya_generation_log_tombstones" (
+    record_id uuid  PRIMARY KEY,
+    record    jsonb NOT NULL
+);
