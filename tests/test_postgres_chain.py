@@ -67,7 +67,7 @@ def test_sealed_table_verifies_and_reads_as_usual(
 def test_plain_sql_edits_deletes_and_inserts_are_each_reported(
     chained: str, subprocess_env: dict[str, str]
 ) -> None:
-    """An UPDATE, a DELETE and two INSERTs by plain SQL are each named by record id."""
+    """UPDATEs (content, order), a DELETE and INSERTs by plain SQL are each named by record id."""
     table = rows(chained)
     edited, deleted, copied = table[1], table[2], table[6]
     _sql(
@@ -77,6 +77,12 @@ def test_plain_sql_edits_deletes_and_inserts_are_each_reported(
         edited["record_id"],
     )
     _sql(chained, "DELETE FROM dihya_generation_log WHERE record_id = %s", deleted["record_id"])
+    moved = table[7]
+    _sql(
+        chained,
+        "UPDATE dihya_generation_log SET ts = ts - interval '1 day' WHERE record_id = %s",
+        moved["record_id"],
+    )
     _sql(
         chained,
         "INSERT INTO dihya_generation_log (record_id, ts, event, user_id, status, record) "
@@ -97,6 +103,7 @@ def test_plain_sql_edits_deletes_and_inserts_are_each_reported(
     assert f"row {seq} is missing from this chain: deleted" in text
     assert f"a second row with seq {copied['record']['seq']}: inserted" in text
     assert "no chain fields: inserted" in text
+    assert f"row {moved['record_id']}: its ts column is not its record's time: moved" in text
     cli = run_cli("verify", "--file", chained, env={**subprocess_env, "DIHYA_CHAIN_KEY": KEY})
     assert cli.returncode == 1, cli.stderr
     assert "TAMPERED" in cli.stdout

@@ -26,12 +26,13 @@ import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final, Optional
 
 import psycopg
 from psycopg import sql
 
-from dihya_logging._schema import EVENT_PURGE
+from dihya_logging._schema import EVENT_PURGE, parse_timestamp
 from dihya_logging.chain._format import (
     ENV_CHAIN_KEY,
     GENESIS_LINK,
@@ -188,8 +189,10 @@ class _TableChecker:
     def _authorised(self, table: dict[str, list[SeqRanges]], chain: str, seq: int) -> bool:
         return any(seq in ranges for ranges in table.get(chain, ()))
 
-    def row(self, record_id: str, record: Any, tombstone: bool) -> None:
-        """One row (or tombstone) of the table."""
+    def row(
+        self, record_id: str, record: Any, tombstone: bool, ts: Optional[datetime] = None
+    ) -> None:
+        """One row (or tombstone) of the table; ``ts`` is its ordering column."""
         where = f"tombstone of row {record_id}" if tombstone else f"row {record_id}"
         if not isinstance(record, dict) or not isinstance(record.get(CHAIN_ID_FIELD), str):
             if isinstance(record, dict) and any(name in record for name in _SEALS[1:5]):
@@ -218,6 +221,9 @@ class _TableChecker:
             self.report.records += 1
             if salt is None or commitment(salt, row_payload(record)) != commit:
                 self._bad(where, seq, "its content does not match its commitment: edited")
+            stamp = parse_timestamp(str(record.get("timestamp", "")))
+            if ts is not None and stamp is not None and stamp != ts:
+                self._bad(where, seq, "its ts column is not its record's time: moved (reordered)")
         self._step(where, seq, commit, link)
 
     def _step(self, where: str, seq: int, commit: bytes, link: bytes) -> None:
@@ -287,11 +293,14 @@ class _TableChecker:
         return found.conclude(report)
 
 
-def _rows(conn: psycopg.Connection[Any], table: str) -> Iterator[tuple[str, Any, bool]]:
+def _rows(
+    conn: psycopg.Connection[Any], table: str
+) -> Iterator[tuple[str, Any, bool, Optional[datetime]]]:
     """Every row and tombstone, in ``(chain, seq)`` order (unchained rows first)."""
     query = sql.SQL(
-        "SELECT record_id, record, tombstone FROM (SELECT record_id::text, record, "
-        "false AS tombstone FROM {} UNION ALL SELECT record_id::text, record, true FROM {}) u "
+        "SELECT record_id, record, tombstone, ts FROM (SELECT record_id::text, record, "
+        "false AS tombstone, ts FROM {} UNION ALL SELECT record_id::text, record, true, NULL "
+        "FROM {}) u "
         "ORDER BY record->>'chain' NULLS FIRST, "
         "CASE WHEN jsonb_typeof(record->'seq') = 'number' THEN (record->>'seq')::numeric END "
         "NULLS FIRST"
@@ -319,8 +328,8 @@ def verify_table(location: str, key: KeyLike = None) -> VerifyReport:
                 [EVENT_PURGE],
             ).fetchall()
             checker = _TableChecker(report, secret, [row[0] for row in purges])
-            for record_id, record, tombstone in _rows(conn, target.table):
-                checker.row(record_id, record, tombstone)
+            for record_id, record, tombstone, ts in _rows(conn, target.table):
+                checker.row(record_id, record, tombstone, ts)
     except Exception as exc:  # psycopg.Error, PostgresError
         error = exc if isinstance(exc, OSError) else target.error("verify", exc)
         report.problems.append(f"cannot read the table: {error}")
