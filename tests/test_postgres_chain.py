@@ -185,3 +185,25 @@ def test_unchained_table_cannot_be_checked(pg_server: PgServer, tmp_path: Path) 
     report = verify_generation_logs(dsn)
     assert report.exit_code == 2
     assert "not chained" in report.problems[0]
+
+
+def test_numbers_jsonb_rewrites_still_verify(pg_server: PgServer, tmp_path: Path) -> None:
+    """Exponents, negative zero, big integers and an empty record survive jsonb's rewriting."""
+
+    class Literal(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return record.getMessage()
+
+    dsn = pg_server.create_database()
+    handler = PostgresLogHandler(dsn, spill_path=tmp_path / "spill.log", chain=True)
+    handler.setFormatter(Literal())
+    numbers = (
+        '{"big": 1e20, "e3": 1e3, "e2": 1.5e2, "scaled": 1.50e1, "neg0": -0.0, "tiny": 1.5e-7, '
+        '"two": 2.0, "huge": 1180591620717411303425, "wide": 1.2345678901234568e+29, "seq": 7}'
+    )
+    for line in (numbers, "{}", "{ }", "not json"):
+        handler.handle(logging.makeLogRecord({"msg": line}))
+    handler.close()
+    report = verify_generation_logs(dsn)
+    assert report.status == "intact", report.problems
+    assert report.records == 4

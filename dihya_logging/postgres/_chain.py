@@ -20,14 +20,14 @@ was recorded.
 from __future__ import annotations
 
 import json
-import math
 import os
 import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, Optional
+from decimal import Decimal
+from typing import Any, Final, Optional, Union
 
 import psycopg
 from psycopg import sql
@@ -43,10 +43,11 @@ from dihya_logging.chain._format import (
     as_key,
     commitment,
     encode_seqs,
+    sealed_suffix,
 )
 from dihya_logging.chain._verify import CANNOT_CHECK, Findings, VerifyReport
 from dihya_logging.postgres._dsn import resolve_location
-from dihya_logging.postgres._rows import loads, prepare_row, use_fast_json
+from dihya_logging.postgres._rows import stored_record
 from dihya_logging.postgres._schema import table_exists, table_sql, tombstone_table
 
 __all__ = ["CHAIN_ID_FIELD", "Authorisations", "RowSealer", "row_payload", "verify_table"]
@@ -58,26 +59,27 @@ _SEALS: Final = ("chain", "seq", "salt", "commit", "link", "tombstone", "anonymi
 _NO_CHAIN: Final = "(no chain)"
 
 
-def _jsonb_value(value: Any) -> Any:
-    """``value`` as it comes back from ``jsonb``: ``numeric`` prints ``1e20`` as an integer and
-    has no negative zero. Everything else round-trips unchanged."""
-    if isinstance(value, float):
-        if value == 0.0:
-            return 0.0
-        if math.isfinite(value) and value.is_integer() and "e" in repr(value):
-            return int(value)
-        return value
-    if isinstance(value, dict):
-        return {key: _jsonb_value(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_jsonb_value(item) for item in value]
-    return value
+def _jsonb_float(text: str) -> Union[float, int]:
+    """A JSON number with a fraction or an exponent as ``jsonb`` gives it back.
+
+    ``numeric`` keeps the value exactly and prints it with ``max(0, -exponent)`` decimals, so
+    ``1e3`` or ``1.5e2`` come back as integers (``1000``, ``150``), ``-0.0`` as ``0.0``; every
+    other number reads back as the same float.
+    """
+    if Decimal(text).as_tuple().exponent >= 0:  # type: ignore[operator]
+        return int(Decimal(text))
+    value = float(text)
+    return 0.0 if value == 0.0 else value
 
 
 def row_payload(record: dict[str, Any]) -> bytes:
-    """What a row's commitment covers: its canonical JSON without the chain fields."""
+    """What a row's commitment covers: its canonical JSON without the chain fields.
+
+    ``record`` is as ``jsonb`` gives it back, read by the standard ``json`` (the writer parses
+    its line with `_jsonb_float`), so the writer and `verify_table` compute the same bytes.
+    """
     kept = {key: value for key, value in record.items() if key not in _SEALS}
-    text = json.dumps(_jsonb_value(kept), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = json.dumps(kept, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return text.encode("utf-8", "surrogatepass")
 
 
@@ -92,23 +94,22 @@ class RowSealer:
         self._head = GENESIS_LINK
 
     def seal(self, line: str) -> str:
-        """The line (a JSON object, as the formatter wrote it) with its chain fields."""
-        record = loads(prepare_row("", line)[5])  # the record as the row will store it
-        payload = row_payload(record)
-        for name in _SEALS:  # a caller's field of that name cannot survive the chain's own
-            record.pop(name, None)
+        """The line (a JSON object, as the formatter wrote it) with its chain fields appended.
+
+        A caller's field named like a chain field is overridden (``jsonb`` keeps the last of
+        duplicate keys) and left out of the payload on both sides.
+        """
+        text = stored_record(line)[1]  # the text the row will store
+        payload = row_payload(json.loads(text, parse_float=_jsonb_float))
         self._seq += 1
         salt = os.urandom(SALT_SIZE)
         commit = commitment(salt, payload)
         self._head = self._link(self._head, self._seq, commit)
-        record.update(
-            chain=self.chain_id,
-            seq=self._seq,
-            salt=salt.hex(),
-            commit=commit.hex(),
-            link=self._head.hex(),
-        )
-        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        body = text[:-1].rstrip()
+        fields = f'"{CHAIN_ID_FIELD}":{json.dumps(self.chain_id)}' + sealed_suffix(
+            self._seq, salt.hex().encode(), commit.hex().encode(), self._head.hex().encode()
+        ).decode("ascii")
+        return body + ("" if body == "{" else ",") + fields
 
 
 @dataclass
@@ -318,8 +319,7 @@ def verify_table(location: str, key: KeyLike = None) -> VerifyReport:
     report = VerifyReport(path=target.display, status=CANNOT_CHECK)
     secret = as_key(key if key is not None else os.environ.get(ENV_CHAIN_KEY))
     try:
-        with target.connect() as conn:
-            use_fast_json(conn)
+        with target.connect() as conn:  # the standard json loader: big integers stay exact
             if not table_exists(conn, target.table):
                 report.problems.append(f"no table {target.table} at {target.display}")
                 return report

@@ -98,15 +98,13 @@ def purge_rows(
         for _, record in kept:
             auth.add("tombstoned", record)
         if kept:
-            conn.cursor().executemany(
-                sql.SQL("INSERT INTO {} (record_id, record) VALUES (%s, %s::jsonb)").format(
-                    table_sql(tombstone_table(table))
-                ),
-                [
-                    (rid, json.dumps({**tombstone(record), CHAIN_ID_FIELD: record[CHAIN_ID_FIELD]}))
-                    for rid, record in kept
-                ],
-            )
+            with conn.cursor() as cur:
+                cur.executemany(
+                    sql.SQL("INSERT INTO {} (record_id, record) VALUES (%s, %s::jsonb)").format(
+                        table_sql(tombstone_table(table))
+                    ),
+                    [(rid, json.dumps(_tombstone(record))) for rid, record in kept],
+                )
     else:  # retention: the oldest rows go outright (a chain may start later: see `_chain`)
         query = sql.SQL("DELETE FROM {} WHERE {}").format(name, where)
         removed = max(conn.execute(query, params).rowcount, 0)
@@ -135,6 +133,11 @@ def purge_rows(
         removed + anonymized,
         {"removed": removed, "anonymized": anonymized, "scrubbed": scrubbed},
     )
+
+
+def _tombstone(record: dict[str, Any]) -> dict[str, Any]:
+    """What stays of a deleted chained row: its chain entry and the chain's name."""
+    return {**tombstone(record), CHAIN_ID_FIELD: record[CHAIN_ID_FIELD]}
 
 
 def _rewrite(
