@@ -109,6 +109,24 @@ def test_plain_sql_edits_deletes_and_inserts_are_each_reported(
     assert "TAMPERED" in cli.stdout
 
 
+def test_rows_cut_from_the_end_or_a_whole_chain_deleted_show(chained: str) -> None:
+    """Deleting the newest rows of one chain, or every row of the other, is reported."""
+    table = rows(chained)
+    first_chain = table[0]["record"]["chain"]
+    _sql(
+        chained,
+        "DELETE FROM dihya_generation_log WHERE record->>'chain' = %s "
+        "AND (record->>'seq')::int >= 4",
+        first_chain,
+    )
+    _sql(chained, "DELETE FROM dihya_generation_log WHERE record->>'chain' <> %s", first_chain)
+    report = verify_generation_logs(chained, key=KEY)
+    assert report.status == "tampered"
+    text = "\n".join(report.problems)
+    assert "rows 4-5 are missing from the end of this chain: cut" in text
+    assert "all 4 rows of this chain are missing: deleted" in text
+
+
 def test_a_forged_link_without_the_key_is_named(chained: str) -> None:
     """Rewriting a row and recomputing its link with plain SHA-256 is a forgery, not a key error."""
     from dihya_logging.chain._format import Linker, commitment

@@ -48,7 +48,12 @@ from dihya_logging.chain._format import (
 from dihya_logging.chain._verify import CANNOT_CHECK, Findings, VerifyReport
 from dihya_logging.postgres._dsn import resolve_location
 from dihya_logging.postgres._rows import stored_record
-from dihya_logging.postgres._schema import table_exists, table_sql, tombstone_table
+from dihya_logging.postgres._schema import (
+    heads_table,
+    table_exists,
+    table_sql,
+    tombstone_table,
+)
 
 __all__ = ["CHAIN_ID_FIELD", "Authorisations", "RowSealer", "row_payload", "verify_table"]
 
@@ -162,8 +167,15 @@ def _ranges(value: object) -> dict[str, SeqRanges]:
 class _TableChecker:
     """Accumulates the verdict while rows come in ``(chain, seq)`` order."""
 
-    def __init__(self, report: VerifyReport, key: Optional[bytes], purges: list[Any]) -> None:
+    def __init__(
+        self,
+        report: VerifyReport,
+        key: Optional[bytes],
+        purges: list[Any],
+        heads: dict[str, tuple[int, str]],
+    ) -> None:
         self.report = report
+        self.heads = heads
         self.found = Findings()
         self.key = key
         self._link = Linker(key).link
@@ -207,6 +219,7 @@ class _TableChecker:
             self.found.bad(name, 0, None, f"{where}: its chain fields were rewritten")
             return
         if self.chain is None or self.chain.name != name:
+            self._end_of_chain()
             self.chain = _Chain(name)
             self.report.files.append(name)
         if tombstone:
@@ -269,8 +282,32 @@ class _TableChecker:
                 )
         chain.seq, chain.link = seq, link
 
+    def _end_of_chain(self) -> None:
+        """The chain just walked must end at its recorded head (else its newest rows were cut)."""
+        chain = self.chain
+        if chain is None:
+            return
+        head = self.heads.pop(chain.name, None)
+        if head is None:
+            self.found.bad(chain.name, 0, None, "this chain has no recorded head: inserted?")
+        elif head[0] > chain.seq:
+            cut = (
+                f"row {head[0]} is"
+                if head[0] == chain.seq + 1
+                else f"rows {chain.seq + 1}-{head[0]} are"
+            )
+            self.found.bad(chain.name, 0, head[0], f"{cut} missing from the end of this chain: cut")
+        elif head[0] == chain.seq and chain.link is not None and head[1] != chain.link.hex():
+            self.found.bad(chain.name, 0, head[0], "the last row is not the recorded head")
+
     def finish(self) -> VerifyReport:
         """The verdict."""
+        self._end_of_chain()
+        for name, (seq, _) in sorted(self.heads.items()):  # chains with no row left at all
+            if self.retention:
+                self.found.notes.append(f"chain {name} (head seq {seq}) was purged by retention")
+            else:
+                self.found.bad(name, 0, seq, f"all {seq} rows of this chain are missing: deleted")
         report, found = self.report, self.found
         if not report.files:
             found.unknown.append(
@@ -327,7 +364,17 @@ def verify_table(location: str, key: KeyLike = None) -> VerifyReport:
                 sql.SQL("SELECT record FROM {} WHERE event = %s").format(table_sql(target.table)),
                 [EVENT_PURGE],
             ).fetchall()
-            checker = _TableChecker(report, secret, [row[0] for row in purges])
+            heads = conn.execute(
+                sql.SQL("SELECT chain, seq::text, link FROM {}").format(
+                    table_sql(heads_table(target.table))
+                )
+            ).fetchall()
+            checker = _TableChecker(
+                report,
+                secret,
+                [row[0] for row in purges],
+                {chain: (int(Decimal(seq)), link) for chain, seq, link in heads},
+            )
             for record_id, record, tombstone, ts in _rows(conn, target.table):
                 checker.row(record_id, record, tombstone, ts)
     except Exception as exc:  # psycopg.Error, PostgresError

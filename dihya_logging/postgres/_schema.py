@@ -37,6 +37,7 @@ __all__ = [
     "ensure_schema",
     "erased_table",
     "erasure_lock",
+    "heads_table",
     "insert_rows",
     "key_table",
     "pseudonym_key",
@@ -80,6 +81,12 @@ def tombstone_table(table: str) -> str:
     return f"{schema}.{base[:51]}_tombstones" if schema else f"{base[:51]}_tombstones"
 
 
+def heads_table(table: str) -> str:
+    """The table of each writer chain's newest entry (``<table>_heads``)."""
+    schema, _, base = validate_table(table).rpartition(".")
+    return f"{schema}.{base[:55]}_heads" if schema else f"{base[:55]}_heads"
+
+
 def erased_table(table: str) -> str:
     """The erasure table of ``table`` (``<table>_erased``, same schema)."""
     schema, _, base = validate_table(table).rpartition(".")
@@ -113,7 +120,7 @@ CREATE INDEX IF NOT EXISTS {_index(table, "user_ts_idx")} ON {name} (user_id, ts
 CREATE INDEX IF NOT EXISTS {_index(table, "event_ts_idx")} ON {name} (event, ts);
 CREATE INDEX IF NOT EXISTS {_index(table, "status_ts_idx")} ON {name} (status, ts);
 COMMENT ON TABLE {name} IS 'dihya-logging generation log (schema {SCHEMA_VERSION})';
-{_key_table_sql(table)}{_erased_table_sql(table)}{_tombstone_table_sql(table)}"""
+{_key_table_sql(table)}{_erased_table_sql(table)}{_chain_tables_sql(table)}"""
 
 
 def _key_table_sql(table: str) -> str:
@@ -139,13 +146,20 @@ CREATE TABLE IF NOT EXISTS {quote_table(erased_table(table))} (
 """
 
 
-def _tombstone_table_sql(table: str) -> str:
+def _chain_tables_sql(table: str) -> str:
     return f"""\
 -- What purges took out of writer chains (chain, seq, commit, link: nothing of the record), so
 -- that `dihya-logs verify` can tell an authorised erasure from a deleted row.
 CREATE TABLE IF NOT EXISTS {quote_table(tombstone_table(table))} (
     record_id uuid  PRIMARY KEY,
     record    jsonb NOT NULL
+);
+-- The newest entry of each writer chain, advanced by every insert: verify compares the end of
+-- each chain with it, so rows cut from the end of a chain show.
+CREATE TABLE IF NOT EXISTS {quote_table(heads_table(table))} (
+    chain text    PRIMARY KEY,
+    seq   numeric NOT NULL,
+    link  text    NOT NULL
 );
 """
 
@@ -164,7 +178,7 @@ def ensure_schema(conn: psycopg.Connection[Any], table: str = DEFAULT_TABLE) -> 
     """
     _create_if_missing(conn, table, schema_sql(table))
     _create_if_missing(conn, erased_table(table), _erased_table_sql(table))  # older schemas
-    _create_if_missing(conn, tombstone_table(table), _tombstone_table_sql(table))
+    _create_if_missing(conn, heads_table(table), _chain_tables_sql(table))
 
 
 def _create_if_missing(conn: psycopg.Connection[Any], table: str, ddl: str) -> None:
@@ -287,5 +301,17 @@ def insert_rows(conn: psycopg.Connection[Any], table: str, rows: Sequence[Row]) 
                 )
             )
             added = max(cur.rowcount, 0)
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {} AS h (chain, seq, link) SELECT DISTINCT ON (record->>'chain') "
+                    "record->>'chain', (record->>'seq')::numeric, record->>'link' FROM {} "
+                    "WHERE jsonb_typeof(record->'chain') = 'string' AND "
+                    "jsonb_typeof(record->'seq') = 'number' AND "
+                    "jsonb_typeof(record->'link') = 'string' "
+                    "ORDER BY record->>'chain', (record->>'seq')::numeric DESC "
+                    "ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, link = excluded.link "
+                    "WHERE h.seq < excluded.seq"
+                ).format(sql.Identifier(*heads_table(table).split(".")), sql.Identifier(_STAGE))
+            )
             cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(_STAGE)))
     return added

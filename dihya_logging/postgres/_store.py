@@ -12,6 +12,7 @@ in the database, so every host derives the same tokens.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from dihya_logging.postgres._rows import prepare_row, record_order, use_fast_jso
 from dihya_logging.postgres._schema import (
     ensure_schema,
     erasure_lock,
+    heads_table,
     insert_rows,
     pseudonym_key,
     quote_table,
@@ -245,15 +247,31 @@ class PostgresStore:
                     line = self._audit_line(conn, {**fields, **authorised})
                     _, ts, event, user, status, text = prepare_row(pending, line)
                     query = sql.SQL(
-                        "UPDATE {} SET ts = %s, event = %s, user_id = %s, status = %s, "
-                        "record = %s::jsonb WHERE record_id = %s"
-                    ).format(table_sql(self.table))
-                    if conn.execute(query, [ts, event, user, status, text, pending]).rowcount:
+                        "UPDATE {} AS t SET ts = %s, event = %s, user_id = %s, status = %s, "
+                        "record = %s::jsonb FROM {} AS old WHERE t.record_id = %s "
+                        "AND old.record_id = t.record_id RETURNING old.record->>'chain'"
+                    ).format(table_sql(self.table), table_sql(self.table))
+                    done = conn.execute(query, [ts, event, user, status, text, pending])
+                    if done.rowcount:
+                        self._move_head(conn, done.fetchone(), text)
                         return
                 line = self._audit_line(conn, fields)
                 insert_rows(conn, self.table, [prepare_row(str(uuid.uuid4()), line)])
         except Exception as exc:
             raise self._fail("audit", exc) from None
+
+    def _move_head(self, conn: psycopg.Connection[Any], old: Any, text: str) -> None:
+        """A completed purge record replaced the provisional one (each a one-row chain): the
+        recorded head moves to the new chain."""
+        heads = sql.Identifier(*heads_table(self.table).split("."))
+        if old is not None and old[0] is not None:
+            conn.execute(sql.SQL("DELETE FROM {} WHERE chain = %s").format(heads), [old[0]])
+        record = json.loads(text)
+        if isinstance(record.get(CHAIN_ID_FIELD), str):
+            conn.execute(
+                sql.SQL("INSERT INTO {} (chain, seq, link) VALUES (%s, %s, %s)").format(heads),
+                [record[CHAIN_ID_FIELD], record["seq"], record["link"]],
+            )
 
     def _audit_line(self, conn: psycopg.Connection[Any], fields: dict[str, Any]) -> str:
         """An audit record as a line; sealed (a chain of its own) when the table is chained —

@@ -35,3 +35,10 @@ CREATE TABLE IF NOT EXISTS "dihya_generation_log_tombstones" (
     record_id uuid  PRIMARY KEY,
     record    jsonb NOT NULL
 );
+-- The newest entry of each writer chain, advanced by every insert: verify compares the end of
+-- each chain with it, so rows cut from the end of a chain show.
+CREATE TABLE IF NOT EXISTS "dihya_generation_log_heads" (
+    chain text    PRIMARY KEY,
+    seq   numeric NOT NULL,
+    link  text    NOT NULL
+);
