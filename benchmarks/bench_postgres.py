@@ -3,7 +3,8 @@ one-user purge on a large table.
 
 ``python -m benchmarks.bench_postgres [--events N] [--rows N] [--dsn DSN]``
 
-Both sinks log the same generation event (`benchmarks.event.flat_event`, tagged with writer and
+Both sinks (and PostgreSQL with ``chain=True``, keyed: per-writer tamper evidence) log the same
+generation event (`benchmarks.event.flat_event`, tagged with writer and
 sequence number) through the same `RedactingJsonFormatter`, from 1 and from 4 processes. A
 run's time goes from a common start to the moment the last process has everything durable in
 its sink (file: written; PostgreSQL: committed, i.e. ``close()`` returned); every record is
@@ -35,9 +36,11 @@ import json, logging, sys, time
 sink, target, writer, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 from benchmarks.event import flat_event
 from dihya_logging.formatter._formatter import RedactingJsonFormatter
-if sink == "postgres":
+if sink.startswith("postgres"):
     from dihya_logging.postgres import PostgresLogHandler
-    handler = PostgresLogHandler(target, spill_path=sys.argv[5])
+    chained = sink == "postgres+chain"
+    handler = PostgresLogHandler(target, spill_path=sys.argv[5], chain=chained,
+                                 chain_key="benchmark chain key" if chained else None)
 else:
     from dihya_logging.sink._handler import GenerationLogHandler
     handler = GenerationLogHandler(target)
@@ -126,12 +129,12 @@ def throughput(dsn: str, events: int, workdir: Path) -> list[dict[str, Any]]:
     """Events/s of both sinks from 1 and 4 processes, with loss and duplicate counts."""
     table: list[dict[str, Any]] = []
     for procs in (1, 4):
-        for sink in ("file", "postgres"):
+        for sink in ("file", "postgres", "postgres+chain"):
             log = workdir / f"{sink}-{procs}" / "generation.log"
-            target = dsn if sink == "postgres" else str(log)
+            target = dsn if sink.startswith("postgres") else str(log)
             spill = str(workdir / f"spill-{procs}" / "spill.log")
             timing: dict[str, Any] = dict(_run(sink, target, procs, events, spill))
-            unique, dupes = _count_db(dsn) if sink == "postgres" else _count_file(log)
+            unique, dupes = _count_db(dsn) if sink.startswith("postgres") else _count_file(log)
             timing.update(
                 sink=sink,
                 procs=procs,
@@ -141,7 +144,7 @@ def throughput(dsn: str, events: int, workdir: Path) -> list[dict[str, Any]]:
             )
             table.append(timing)
             print(
-                f"{sink:>8} x{procs}: {timing['rate']:>9,.0f} events/s "
+                f"{sink:>14} x{procs}: {timing['rate']:>9,.0f} events/s "
                 f"({timing['events']:,} in {timing['seconds']:.2f} s, emit done at "
                 f"{timing['emit_seconds']:.2f} s; lost {timing['lost']}, "
                 f"duplicated {timing['duplicated']})",
