@@ -252,8 +252,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Copy a file log set into a PostgreSQL table; running it again adds only new records."""
-    from dihya_logging.postgres._importer import import_log_set
+    from dihya_logging.postgres._importer import import_log_set, partition_in_place
 
+    if args.partition:
+        if not is_database_location(args.to):
+            raise UsageError(f"--to must be a postgresql:// DSN, got {args.to!r}")
+        moved = partition_in_place(args.to, args.table)
+        sys.stdout.write(
+            f"partitioned by month: {moved} records moved\n" if moved else "already partitioned\n"
+        )
+        return 0
     if is_database_location(args.location):
         raise UsageError("--file must name a log file to migrate from, not a database")
     if not is_database_location(args.to):

@@ -16,11 +16,11 @@ from typing import Any, Callable, Optional
 from dihya_logging._logset import LogSet, PathLike
 from dihya_logging.postgres._dsn import PostgresError, require_psycopg, resolve_location
 from dihya_logging.postgres._rows import loads, prepare_row
-from dihya_logging.postgres._schema import Row, ensure_schema, insert_rows
+from dihya_logging.postgres._schema import Row, ensure_schema, insert_rows, partition_table
 from dihya_logging.postgres._spill import strip_spill_id
 from dihya_logging.store._reading import ReadStats, open_log_file
 
-__all__ = ["ImportOutcome", "import_log_set"]
+__all__ = ["ImportOutcome", "import_log_set", "partition_in_place"]
 
 
 @dataclass
@@ -106,3 +106,15 @@ def import_log_set(
     if progress is not None:
         progress(outcome.read)
     return outcome
+
+
+def partition_in_place(dsn: Optional[str] = None, table: Optional[str] = None) -> int:
+    """Migrate a schema-1 (plain) log table to the monthly-partitioned one, in place, in one
+    transaction; returns the records moved (0: already partitioned, or no table)."""
+    location = resolve_location(dsn, table)
+    psycopg = require_psycopg()
+    try:
+        with location.connect(autocommit=True) as conn:
+            return partition_table(conn, location.table)
+    except psycopg.Error as exc:
+        raise location.error("partitioning", exc) from None

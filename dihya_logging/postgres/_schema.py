@@ -18,13 +18,15 @@ are deleted) or checks the table after the purge committed.
 from __future__ import annotations
 
 import os
+import re
 import weakref
-from collections.abc import MutableMapping, Sequence
-from datetime import datetime
+from collections.abc import Iterable, MutableMapping, Sequence
+from datetime import date, datetime, timezone
 from typing import Any, Final, Optional
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from dihya_logging.postgres._dsn import DEFAULT_TABLE, validate_table
 from dihya_logging.store._pseudonym import ENV_ANON_KEY
@@ -34,7 +36,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "Row",
     "anonymization_key",
+    "drop_partitions_before",
+    "ensure_partitions",
     "ensure_schema",
+    "is_partitioned",
+    "partition_table",
     "erased_table",
     "erasure_lock",
     "heads_table",
@@ -49,7 +55,8 @@ __all__ = [
     "table_exists",
 ]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+"""2: partitioned by month (1: one plain table, still read and written; `partition_table`)."""
 
 Row = tuple[str, datetime, Optional[str], Optional[str], Optional[str], str]
 """``(record_id, ts, event, user_id, status, record_json)`` — one record ready to insert."""
@@ -100,27 +107,37 @@ def _index(table: str, suffix: str) -> str:
 
 def schema_sql(table: str = DEFAULT_TABLE) -> str:
     """The idempotent DDL creating the log table and its indexes (safe to run again)."""
-    name = quote_table(table)
     return f"""\
 -- dihya-logging generation log, schema version {SCHEMA_VERSION}.
 -- PostgresLogHandler creates this table when it is missing; a DBA may run this file by hand
 -- instead (psql -v ON_ERROR_STOP=1 -f schema.sql) and grant the application INSERT and SELECT
 -- (plus DELETE and UPDATE for the account that purges). Running it again changes nothing.
+-- The table is partitioned by month (UTC): writers create the month's partition
+-- (<table>_pYYYYMM) on first need, a retention purge drops the months wholly before its cutoff.
+{_log_table_sql(table, quote_table(table))}
+{_key_table_sql(table)}{_erased_table_sql(table)}{_chain_tables_sql(table)}"""
+
+
+def _log_table_sql(table: str, name: str) -> str:
+    """The partitioned log table ``table`` created as ``name`` (quoted), with its indexes."""
+    base = validate_table(table).rsplit(".", 1)[-1]
+    return f"""\
 CREATE TABLE IF NOT EXISTS {name} (
-    id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    record_id uuid        NOT NULL UNIQUE,
+    id        bigint GENERATED ALWAYS AS IDENTITY,
+    record_id uuid        NOT NULL,
     ts        timestamptz NOT NULL,
     event     text,
     user_id   text,
     status    text,
-    record    jsonb       NOT NULL
-);
+    record    jsonb       NOT NULL,
+    CONSTRAINT {_quote(base[:56] + "_pkey2")} PRIMARY KEY (id, ts),
+    CONSTRAINT {_quote(base[:52] + "_record_id2")} UNIQUE (record_id, ts)
+) PARTITION BY RANGE (ts);
 CREATE INDEX IF NOT EXISTS {_index(table, "ts_idx")} ON {name} (ts);
 CREATE INDEX IF NOT EXISTS {_index(table, "user_ts_idx")} ON {name} (user_id, ts);
 CREATE INDEX IF NOT EXISTS {_index(table, "event_ts_idx")} ON {name} (event, ts);
 CREATE INDEX IF NOT EXISTS {_index(table, "status_ts_idx")} ON {name} (status, ts);
-COMMENT ON TABLE {name} IS 'dihya-logging generation log (schema {SCHEMA_VERSION})';
-{_key_table_sql(table)}{_erased_table_sql(table)}{_chain_tables_sql(table)}"""
+COMMENT ON TABLE {name} IS 'dihya-logging generation log (schema {SCHEMA_VERSION})';"""
 
 
 def _key_table_sql(table: str) -> str:
@@ -246,6 +263,155 @@ def record_erasure(
     )
 
 
+_MONTH_NAME: Final = re.compile(r"_p(\d{4})(\d{2})$")
+
+
+def _month(stamp: datetime) -> date:
+    return stamp.astimezone(timezone.utc).date().replace(day=1)
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def _partition(table: str, month: date) -> str:
+    """The partition of ``table`` holding ``month`` (``<table>_pYYYYMM``, same schema)."""
+    schema, _, base = validate_table(table).rpartition(".")
+    name = f"{base[:54]}_p{month:%Y%m}"
+    return f"{schema}.{name}" if schema else name
+
+
+def is_partitioned(conn: psycopg.Connection[Any], table: str) -> bool:
+    """Whether ``table`` is the partitioned (schema 2) log table."""
+    row = conn.execute(
+        "SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass(%s)", [quote_table(table)]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def ensure_partitions(
+    conn: psycopg.Connection[Any], table: str, stamps: Iterable[datetime]
+) -> None:
+    """Create the monthly partitions that rows stamped ``stamps`` need (if ``table`` is
+    partitioned); one query when they all exist, which is the common case."""
+    months = sorted({_month(stamp) for stamp in stamps})
+    names = [quote_table(_partition(table, month)) for month in months]
+    missing = conn.execute(
+        "SELECT i FROM unnest(%s::text[]) WITH ORDINALITY AS x(name, i) "
+        "WHERE (SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)) = 'p' "
+        "AND to_regclass(x.name) IS NULL",
+        [names, quote_table(table)],
+    ).fetchall()
+    for (index,) in missing:
+        month = months[index - 1]
+        with conn.transaction():
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                [f"dihya_logging:{quote_table(table)}:partitions"],
+            )
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})"
+                ).format(
+                    sql.Identifier(*_partition(table, month).split(".")),
+                    table_sql(table),
+                    sql.Literal(f"{month.isoformat()} 00:00:00+00"),
+                    sql.Literal(f"{_next_month(month).isoformat()} 00:00:00+00"),
+                )
+            )
+
+
+def drop_partitions_before(conn: psycopg.Connection[Any], table: str, cutoff: datetime) -> int:
+    """Drop the monthly partitions wholly before ``cutoff`` (caller's transaction, erasure lock
+    held), keeping their ``purge`` records (put back into a fresh partition); returns how many
+    other records went. The boundary month is left to the caller's ``DELETE``."""
+    schema = table.rpartition(".")[0] or "public"
+    base = validate_table(table).rsplit(".", 1)[-1]
+    children = conn.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = to_regclass(%s)",
+        [quote_table(table)],
+    ).fetchall()
+    removed = 0
+    for (name,) in children:
+        match = _MONTH_NAME.search(name)
+        if not name.startswith(base[:54] + "_p") or match is None:
+            continue
+        month = date(int(match.group(1)), int(match.group(2)), 1)
+        end = datetime(*_next_month(month).timetuple()[:3], tzinfo=timezone.utc)
+        if end > cutoff:
+            continue
+        part = sql.Identifier(schema, name) if "." in table else sql.Identifier(name)
+        row = conn.execute(
+            sql.SQL("SELECT count(*) FILTER (WHERE event IS DISTINCT FROM 'purge') FROM {}").format(
+                part
+            )
+        ).fetchone()
+        removed += int(row[0]) if row else 0
+        kept = conn.execute(
+            sql.SQL(
+                "SELECT id, record_id, ts, event, user_id, status, record FROM {} "
+                "WHERE event = 'purge'"
+            ).format(part)
+        ).fetchall()
+        conn.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(table_sql(table), part))
+        conn.execute(sql.SQL("DROP TABLE {}").format(part))
+        if kept:  # purge records are never removed: back into a fresh, small partition
+            ensure_partitions(conn, table, [row[2] for row in kept])
+            with conn.cursor() as cur:
+                cur.executemany(
+                    sql.SQL(
+                        "INSERT INTO {} (id, record_id, ts, event, user_id, status, record) "
+                        "OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                    ).format(table_sql(table)),
+                    [(*row[:6], Jsonb(row[6])) for row in kept],
+                )
+    return removed
+
+
+def partition_table(conn: psycopg.Connection[Any], table: str) -> int:
+    """Turn a schema-1 (plain) log table into the partitioned one, in place and in one
+    transaction (the table is locked meanwhile); returns the rows moved, 0 if nothing to do."""
+    with conn.transaction():
+        if not table_exists(conn, table) or is_partitioned(conn, table):
+            return 0
+        schema, _, base = validate_table(table).rpartition(".")
+        old_name = f"{base[:49]}_unpartitioned"
+        old = f"{schema}.{old_name}" if schema else old_name
+        conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table_sql(table)))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                table_sql(table), sql.Identifier(old_name)
+            )
+        )
+        for suffix in ("ts_idx", "user_ts_idx", "event_ts_idx", "status_ts_idx"):
+            index = _index(table, suffix)
+            conn.execute(f"DROP INDEX IF EXISTS {schema + '.' if schema else ''}{index}".encode())
+        conn.execute(_log_table_sql(table, quote_table(table)).encode())
+        months = conn.execute(
+            sql.SQL("SELECT DISTINCT date_trunc('month', ts AT TIME ZONE 'UTC') FROM {}").format(
+                table_sql(old)
+            )
+        ).fetchall()
+        ensure_partitions(conn, table, [m[0].replace(tzinfo=timezone.utc) for m in months])
+        moved = conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (id, record_id, ts, event, user_id, status, record) "
+                "OVERRIDING SYSTEM VALUE SELECT id, record_id, ts, event, user_id, status, "
+                "record FROM {}"
+            ).format(table_sql(table), table_sql(old))
+        ).rowcount
+        conn.execute(
+            sql.SQL(
+                "SELECT setval(pg_get_serial_sequence(%s, 'id'), "
+                "greatest((SELECT max(id) FROM {}), 1))"
+            ).format(table_sql(table)),
+            [quote_table(table)],
+        )
+        conn.execute(sql.SQL("DROP TABLE {}").format(table_sql(old)))
+    return max(moved, 0)
+
+
 _STAGE: Final = "dihya_stage"
 _staged: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
 """Connections that have created their private staging table."""
@@ -278,6 +444,7 @@ def insert_rows(conn: psycopg.Connection[Any], table: str, rows: Sequence[Row]) 
     key = _keys.get(conn)
     if key is None and any(row[3] is not None for row in rows):
         key = _keys[conn] = pseudonym_key(conn, table)
+    ensure_partitions(conn, table, [row[1] for row in rows])
     with conn.transaction():
         erasure_lock(conn, table, exclusive=False)
         _stage(conn)
@@ -293,7 +460,7 @@ def insert_rows(conn: psycopg.Connection[Any], table: str, rows: Sequence[Row]) 
                     "SELECT s.record_id, s.ts, s.event, s.user_id, s.status, s.record FROM {} s "
                     "WHERE s.pseudonym IS NULL OR NOT EXISTS (SELECT 1 FROM {} e "
                     "WHERE e.pseudonym = s.pseudonym AND s.ts <= e.erased_at) "
-                    "ON CONFLICT (record_id) DO NOTHING"
+                    "ON CONFLICT DO NOTHING"
                 ).format(
                     table_sql(table),
                     sql.Identifier(_STAGE),

@@ -29,6 +29,7 @@ from dihya_logging.postgres._dsn import PostgresError, resolve_location
 from dihya_logging.postgres._erasure import audit_line, purge_rows
 from dihya_logging.postgres._rows import prepare_row, record_order, use_fast_json
 from dihya_logging.postgres._schema import (
+    drop_partitions_before,
     ensure_schema,
     erasure_lock,
     heads_table,
@@ -312,9 +313,17 @@ class PostgresStore:
                 ensure_schema(conn, self.table)
                 with conn.transaction():
                     erasure_lock(conn, self.table, exclusive=True)
+                    dropped = 0
+                    if user_id is None and before is not None:  # retention: whole months first
+                        dropped = drop_partitions_before(conn, self.table, before)
                     outcome = purge_rows(
                         conn, self.table, user_id, before, anonymize, pseudonym, auth
                     )
+                    if dropped:
+                        outcome = PurgeOutcome(
+                            outcome.count + dropped,
+                            {**outcome.details, "removed": outcome.details["removed"] + dropped},
+                        )
                     if pseudonym is not None:  # no retried batch may bring the user back
                         record_erasure(conn, self.table, pseudonym, before)
                     audit = {
