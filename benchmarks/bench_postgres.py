@@ -9,8 +9,10 @@ sequence number) through the same `RedactingJsonFormatter`, from 1 and from 4 pr
 run's time goes from a common start to the moment the last process has everything durable in
 its sink (file: written; PostgreSQL: committed, i.e. ``close()`` returned); every record is
 then counted back (lost / duplicated). The purge fills the table with ``--rows`` synthetic rows
-(1,000 users) by SQL, then times `PostgresStore.purge` of one user (delete, scrub of the other
-rows that name them, audit record, one transaction) and an anonymization of another.
+(1,000 users, one a second from 2026-01-01, monthly partitions) by SQL, then times a one-user
+query, `PostgresStore.purge` of one user (delete, scrub of the other rows that name them, audit
+record, one transaction), an anonymization of another, and the retention purge of January
+(its partition dropped).
 Without ``--dsn`` a private cluster is started with PostgreSQL's durable defaults (fsync on,
 synchronous commit), as the tests do it (`tests/pg_server.py`).
 """
@@ -171,32 +173,56 @@ FROM (SELECT i, timestamptz '2026-01-01' + i * interval '1 second' AS t,
 
 
 def purge(dsn: str, rows: int) -> dict[str, Any]:
-    """Fill ``rows`` rows, then time a one-user erasure and a one-user anonymization."""
+    """Fill ``rows`` rows (one a second from 2026-01-01, in monthly partitions), then time a
+    one-user query, a one-user erasure, a one-user anonymization and the retention purge of the
+    oldest month (which drops its partition)."""
+    from datetime import datetime, timedelta, timezone
+
     import psycopg
 
     from dihya_logging.postgres import PostgresStore
-    from dihya_logging.postgres._schema import ensure_schema
+    from dihya_logging.postgres._schema import ensure_partitions, ensure_schema
+    from dihya_logging.store._backend import RecordFilter
 
+    first = datetime(2026, 1, 1, tzinfo=timezone.utc)
     start = time.perf_counter()
     with psycopg.connect(dsn, autocommit=True) as conn:
         ensure_schema(conn)
         conn.execute("TRUNCATE dihya_generation_log")
+        months = [first + timedelta(days=d) for d in range(0, rows // 86_400 + 32, 28)]
+        ensure_partitions(conn, "dihya_generation_log", months)
         for low in range(0, rows, 200_000):
             conn.execute(FILL, [low, min(rows, low + 200_000) - 1])
         conn.execute("VACUUM ANALYZE dihya_generation_log")
-        size = conn.execute("SELECT pg_total_relation_size('dihya_generation_log')").fetchone()
+        size = conn.execute(
+            "SELECT pg_total_relation_size('dihya_generation_log') + coalesce((SELECT "
+            "sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = "
+            "'dihya_generation_log'::regclass), 0)"
+        ).fetchone()
     fill = time.perf_counter() - start
     store = PostgresStore(dsn)
     store.pseudonymize("warm-up")  # the key lookup is not part of the purge
+    start = time.perf_counter()
+    found = sum(1 for _ in store.iter_records(RecordFilter(user_id="user_9")))
+    query_s = time.perf_counter() - start
     start = time.perf_counter()
     erased = store.purge(user_id="user_7", before=None, anonymize=False)
     erase_s = time.perf_counter() - start
     start = time.perf_counter()
     anonymized = store.purge(user_id="user_8", before=None, anonymize=True)
     anon_s = time.perf_counter() - start
+    start = time.perf_counter()
+    retention = store.purge(
+        user_id=None, before=datetime(2026, 2, 1, tzinfo=timezone.utc), anonymize=False
+    )
+    retention_s = time.perf_counter() - start
     result = {
+        "user_query_records": found,
+        "user_query_seconds": query_s,
+        "retention_month_rows": retention.count,
+        "retention_month_seconds": retention_s,
         "rows": rows,
-        "table_mb": (size[0] if size else 0) / 1e6,
+        "table_mb": float(size[0] if size else 0) / 1e6,
         "fill_seconds": fill,
         "erased": erased.count,
         "erase_seconds": erase_s,
@@ -206,7 +232,9 @@ def purge(dsn: str, rows: int) -> dict[str, Any]:
     print(
         f"purge: {rows:,} rows ({result['table_mb']:.0f} MB with indexes, filled in {fill:.1f} s)"
         f"\n  one-user erasure:      {erased.count:,} rows in {erase_s * 1000:,.0f} ms"
-        f"\n  one-user anonymization: {anonymized.count:,} rows in {anon_s * 1000:,.0f} ms",
+        f"\n  one-user anonymization: {anonymized.count:,} rows in {anon_s * 1000:,.0f} ms"
+        f"\n  one-user query:        {found:,} rows in {query_s * 1000:,.0f} ms"
+        f"\n  retention of a month:  {retention.count:,} rows in {retention_s * 1000:,.0f} ms",
         flush=True,
     )
     return result
