@@ -225,3 +225,14 @@ def test_numbers_jsonb_rewrites_still_verify(pg_server: PgServer, tmp_path: Path
     report = verify_generation_logs(dsn)
     assert report.status == "intact", report.problems
     assert report.records == 4
+
+
+def test_retention_keeps_the_table_verifiable(
+    chained: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retention purge that takes whole chains is recorded and noted, not called tampering."""
+    monkeypatch.setenv("DIHYA_CHAIN_KEY", KEY)
+    assert purge_generation_logs(before="2099-01-01", actor="ops", path=chained) == 9
+    report = verify_generation_logs(chained, key=KEY)
+    assert report.status == "intact", report.problems
+    assert sum("purged by retention" in note for note in report.notes) == 2
