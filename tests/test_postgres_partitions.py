@@ -14,7 +14,7 @@ from helpers_postgres import rows
 from pg_server import PgServer, pg_server_fixture  # noqa: F401
 
 from dihya_logging import get_generation_logs, purge_generation_logs
-from dihya_logging.postgres import import_log_set
+from dihya_logging.postgres import PostgresStore, import_log_set
 
 pytestmark = pytest.mark.postgres
 
@@ -59,6 +59,9 @@ def test_rows_land_in_their_month(pg_server: PgServer, tmp_path: Path) -> None:
         "dihya_generation_log_p202603",
     ]
     assert [r["user_id"] for r in get_generation_logs(path=dsn)] == [f"u{n}" for n in range(5)]
+    summary = PostgresStore(dsn).summary()
+    assert (summary["records"], summary["users"]) == (5, 5)
+    assert summary["bytes"] > 3 * 8192  # the partitions' pages, not the empty parent's
 
 
 def test_retention_drops_whole_months_and_keeps_purge_records(

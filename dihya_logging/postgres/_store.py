@@ -143,7 +143,8 @@ class PostgresStore:
         return [record_order(row[0]) for row in rows]
 
     def summary(self) -> dict[str, Any]:
-        """Counts per event and status, distinct users, first and last timestamps, size."""
+        """Counts per event and status, distinct users, first and last timestamps, size (with
+        every monthly partition)."""
         name = table_sql(self.table)
         try:
             with self._connect() as conn:
@@ -152,9 +153,11 @@ class PostgresStore:
                 row = conn.execute(
                     sql.SQL(
                         "SELECT count(*), count(DISTINCT user_id), min(ts), max(ts), "
-                        "pg_total_relation_size(%s::regclass) FROM {}"
+                        "pg_total_relation_size(%s::regclass) + coalesce((SELECT "
+                        "sum(pg_total_relation_size(inhrelid))::bigint FROM pg_inherits "
+                        "WHERE inhparent = %s::regclass), 0) FROM {}"
                     ).format(name),
-                    [quote_table(self.table)],
+                    [quote_table(self.table), quote_table(self.table)],
                 ).fetchone()
                 events = conn.execute(
                     sql.SQL("SELECT coalesce(event, ''), count(*) FROM {} GROUP BY 1").format(name)
