@@ -259,7 +259,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             raise UsageError(f"--to must be a postgresql:// DSN, got {args.to!r}")
         moved = partition_in_place(args.to, args.table)
         sys.stdout.write(
-            f"partitioned by month: {moved} records moved\n" if moved else "already partitioned\n"
+            (f"partitioned by month: {moved} records moved" if moved else "already partitioned")
+            + "; partitions ready for this month and next\n"
         )
         return 0
     if is_database_location(args.location):

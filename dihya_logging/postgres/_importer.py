@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from dihya_logging._logset import LogSet, PathLike
 from dihya_logging.postgres._dsn import PostgresError, require_psycopg, resolve_location
 from dihya_logging.postgres._rows import loads, prepare_row
-from dihya_logging.postgres._schema import Row, ensure_schema, insert_rows, partition_table
+from dihya_logging.postgres._schema import (
+    Row,
+    ensure_partitions,
+    ensure_schema,
+    insert_rows,
+    partition_table,
+)
 from dihya_logging.postgres._spill import strip_spill_id
 from dihya_logging.store._reading import ReadStats, open_log_file
 
@@ -110,11 +117,17 @@ def import_log_set(
 
 def partition_in_place(dsn: Optional[str] = None, table: Optional[str] = None) -> int:
     """Migrate a schema-1 (plain) log table to the monthly-partitioned one, in place, in one
-    transaction; returns the records moved (0: already partitioned, or no table)."""
+    transaction, and make sure this month's and next month's partitions exist (writers that do
+    not own the table cannot create them: run this monthly from the owner's account); returns
+    the records moved (0: already partitioned)."""
     location = resolve_location(dsn, table)
     psycopg = require_psycopg()
     try:
         with location.connect(autocommit=True) as conn:
-            return partition_table(conn, location.table)
+            ensure_schema(conn, location.table)
+            moved = partition_table(conn, location.table)
+            now = datetime.now(timezone.utc)
+            ensure_partitions(conn, location.table, [now, now + timedelta(days=32)])
+            return moved
     except psycopg.Error as exc:
         raise location.error("partitioning", exc) from None
