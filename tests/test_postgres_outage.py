@@ -7,6 +7,7 @@ import logging
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers_postgres import count_rows, rows, start_writers, wait_writers
@@ -32,6 +33,17 @@ def _logger(handler: logging.Handler) -> logging.Logger:
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     return logger
+
+
+def _log_and_close(dsn: str, spill_path: Path, users: list[str]) -> list[dict[str, Any]]:
+    """Log one event per user through a handler, close it; every row of the table after."""
+    handler = PostgresLogHandler(dsn, spill_path=spill_path, flush_interval=0.05)
+    logger = _logger(handler)
+    for user in users:
+        logger.info("g", extra={"event": "generation", "user_id": user})
+    handler.close()
+    logger.removeHandler(handler)
+    return rows(dsn)
 
 
 def _spill_lines(path: Path) -> list[str]:
@@ -102,13 +114,7 @@ def test_replay_after_a_crash_sends_nothing_twice(pg_dsn: str, tmp_path: Path) -
     """A spill file whose records were already inserted (crash before it was emptied, or a
     commit whose answer was lost) is replayed without duplicates; a torn last line is dropped."""
     spill_path = tmp_path / "spill.log"
-    handler = PostgresLogHandler(pg_dsn, spill_path=spill_path, flush_interval=0.05)
-    logger = _logger(handler)
-    for i in range(10):
-        logger.info("g", extra={"event": "generation", "user_id": f"u{i}"})
-    handler.close()
-    logger.removeHandler(handler)
-    sent = rows(pg_dsn)
+    sent = _log_and_close(pg_dsn, spill_path, [f"u{i}" for i in range(10)])
     spill = Spill(spill_path)
     spill.write([(r["record_id"], json.dumps(r["record"])) for r in sent[:6]])
     spill.close()
@@ -145,13 +151,7 @@ def test_a_batch_retried_after_a_lost_ack_cannot_bring_an_erased_user_back(
     """A committed batch kept in the spill (its acknowledgement lost) and replayed after the
     user's erasure inserts the other users' missing rows but none of the erased user's."""
     spill_path = tmp_path / "spill.log"
-    handler = PostgresLogHandler(pg_dsn, spill_path=spill_path, flush_interval=0.05)
-    logger = _logger(handler)
-    for i in range(12):
-        logger.info("g", extra={"event": "generation", "user_id": f"u{i % 3}"})
-    handler.close()
-    logger.removeHandler(handler)
-    committed = rows(pg_dsn)
+    committed = _log_and_close(pg_dsn, spill_path, [f"u{i % 3}" for i in range(12)])
     lost_ack = Spill(spill_path)  # the writer never heard the commit: it kept the batch
     lost_ack.write([(r["record_id"], json.dumps(r["record"])) for r in committed])
     lost_ack.close()

@@ -76,28 +76,31 @@ def table_sql(table: str) -> sql.Identifier:
     return sql.Identifier(*validate_table(table).split("."))
 
 
+def _sibling(table: str, suffix: str, keep: int = 55) -> str:
+    """A table beside ``table`` (same schema): its name cut to ``keep`` characters + suffix."""
+    schema, _, base = validate_table(table).rpartition(".")
+    name = f"{base[:keep]}{suffix}"
+    return f"{schema}.{name}" if schema else name
+
+
 def key_table(table: str) -> str:
     """The table holding the pseudonym key of ``table`` (``<table>_anonkey``, same schema)."""
-    schema, _, base = validate_table(table).rpartition(".")
-    return f"{schema}.{base[:55]}_anonkey" if schema else f"{base[:55]}_anonkey"
+    return _sibling(table, "_anonkey")
 
 
 def tombstone_table(table: str) -> str:
     """The table keeping what purges took out of writer chains (``<table>_tombstones``)."""
-    schema, _, base = validate_table(table).rpartition(".")
-    return f"{schema}.{base[:51]}_tombstones" if schema else f"{base[:51]}_tombstones"
+    return _sibling(table, "_tombstones", 51)
 
 
 def heads_table(table: str) -> str:
     """The table of each writer chain's newest entry (``<table>_heads``)."""
-    schema, _, base = validate_table(table).rpartition(".")
-    return f"{schema}.{base[:55]}_heads" if schema else f"{base[:55]}_heads"
+    return _sibling(table, "_heads")
 
 
 def erased_table(table: str) -> str:
     """The erasure table of ``table`` (``<table>_erased``, same schema)."""
-    schema, _, base = validate_table(table).rpartition(".")
-    return f"{schema}.{base[:55]}_erased" if schema else f"{base[:55]}_erased"
+    return _sibling(table, "_erased")
 
 
 def _index(table: str, suffix: str) -> str:
@@ -276,9 +279,7 @@ def _next_month(month: date) -> date:
 
 def _partition(table: str, month: date) -> str:
     """The partition of ``table`` holding ``month`` (``<table>_pYYYYMM``, same schema)."""
-    schema, _, base = validate_table(table).rpartition(".")
-    name = f"{base[:54]}_p{month:%Y%m}"
-    return f"{schema}.{name}" if schema else name
+    return _sibling(table, f"_p{month:%Y%m}", 54)
 
 
 def is_partitioned(conn: psycopg.Connection[Any], table: str) -> bool:
@@ -375,9 +376,9 @@ def partition_table(conn: psycopg.Connection[Any], table: str) -> int:
     with conn.transaction():
         if not table_exists(conn, table) or is_partitioned(conn, table):
             return 0
-        schema, _, base = validate_table(table).rpartition(".")
-        old_name = f"{base[:49]}_unpartitioned"
-        old = f"{schema}.{old_name}" if schema else old_name
+        schema = table.rpartition(".")[0]
+        old = _sibling(table, "_unpartitioned", 49)
+        old_name = old.rpartition(".")[2]
         conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table_sql(table)))
         conn.execute(
             sql.SQL("ALTER TABLE {} RENAME TO {}").format(
