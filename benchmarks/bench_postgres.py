@@ -3,13 +3,16 @@ one-user purge on a large table.
 
 ``python -m benchmarks.bench_postgres [--events N] [--rows N] [--dsn DSN]``
 
-Both sinks log the same generation event (`benchmarks.event.flat_event`, tagged with writer and
+Both sinks (and PostgreSQL with ``chain=True``, keyed: per-writer tamper evidence) log the same
+generation event (`benchmarks.event.flat_event`, tagged with writer and
 sequence number) through the same `RedactingJsonFormatter`, from 1 and from 4 processes. A
 run's time goes from a common start to the moment the last process has everything durable in
 its sink (file: written; PostgreSQL: committed, i.e. ``close()`` returned); every record is
 then counted back (lost / duplicated). The purge fills the table with ``--rows`` synthetic rows
-(1,000 users) by SQL, then times `PostgresStore.purge` of one user (delete, scrub of the other
-rows that name them, audit record, one transaction) and an anonymization of another.
+(1,000 users, one a second from 2026-01-01, monthly partitions) by SQL, then times a one-user
+query, `PostgresStore.purge` of one user (delete, scrub of the other rows that name them, audit
+record, one transaction), an anonymization of another, and the retention purge of January
+(its partition dropped).
 Without ``--dsn`` a private cluster is started with PostgreSQL's durable defaults (fsync on,
 synchronous commit), as the tests do it (`tests/pg_server.py`).
 """
@@ -35,9 +38,11 @@ import json, logging, sys, time
 sink, target, writer, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 from benchmarks.event import flat_event
 from dihya_logging.formatter._formatter import RedactingJsonFormatter
-if sink == "postgres":
+if sink.startswith("postgres"):
     from dihya_logging.postgres import PostgresLogHandler
-    handler = PostgresLogHandler(target, spill_path=sys.argv[5])
+    chained = sink == "postgres+chain"
+    handler = PostgresLogHandler(target, spill_path=sys.argv[5], chain=chained,
+                                 chain_key="benchmark chain key" if chained else None)
 else:
     from dihya_logging.sink._handler import GenerationLogHandler
     handler = GenerationLogHandler(target)
@@ -126,12 +131,12 @@ def throughput(dsn: str, events: int, workdir: Path) -> list[dict[str, Any]]:
     """Events/s of both sinks from 1 and 4 processes, with loss and duplicate counts."""
     table: list[dict[str, Any]] = []
     for procs in (1, 4):
-        for sink in ("file", "postgres"):
+        for sink in ("file", "postgres", "postgres+chain"):
             log = workdir / f"{sink}-{procs}" / "generation.log"
-            target = dsn if sink == "postgres" else str(log)
+            target = dsn if sink.startswith("postgres") else str(log)
             spill = str(workdir / f"spill-{procs}" / "spill.log")
             timing: dict[str, Any] = dict(_run(sink, target, procs, events, spill))
-            unique, dupes = _count_db(dsn) if sink == "postgres" else _count_file(log)
+            unique, dupes = _count_db(dsn) if sink.startswith("postgres") else _count_file(log)
             timing.update(
                 sink=sink,
                 procs=procs,
@@ -141,7 +146,7 @@ def throughput(dsn: str, events: int, workdir: Path) -> list[dict[str, Any]]:
             )
             table.append(timing)
             print(
-                f"{sink:>8} x{procs}: {timing['rate']:>9,.0f} events/s "
+                f"{sink:>14} x{procs}: {timing['rate']:>9,.0f} events/s "
                 f"({timing['events']:,} in {timing['seconds']:.2f} s, emit done at "
                 f"{timing['emit_seconds']:.2f} s; lost {timing['lost']}, "
                 f"duplicated {timing['duplicated']})",
@@ -168,32 +173,56 @@ FROM (SELECT i, timestamptz '2026-01-01' + i * interval '1 second' AS t,
 
 
 def purge(dsn: str, rows: int) -> dict[str, Any]:
-    """Fill ``rows`` rows, then time a one-user erasure and a one-user anonymization."""
+    """Fill ``rows`` rows (one a second from 2026-01-01, in monthly partitions), then time a
+    one-user query, a one-user erasure, a one-user anonymization and the retention purge of the
+    oldest month (which drops its partition)."""
+    from datetime import datetime, timedelta, timezone
+
     import psycopg
 
     from dihya_logging.postgres import PostgresStore
-    from dihya_logging.postgres._schema import ensure_schema
+    from dihya_logging.postgres._schema import ensure_partitions, ensure_schema
+    from dihya_logging.store._backend import RecordFilter
 
+    first = datetime(2026, 1, 1, tzinfo=timezone.utc)
     start = time.perf_counter()
     with psycopg.connect(dsn, autocommit=True) as conn:
         ensure_schema(conn)
         conn.execute("TRUNCATE dihya_generation_log")
+        months = [first + timedelta(days=d) for d in range(0, rows // 86_400 + 32, 28)]
+        ensure_partitions(conn, "dihya_generation_log", months)
         for low in range(0, rows, 200_000):
             conn.execute(FILL, [low, min(rows, low + 200_000) - 1])
         conn.execute("VACUUM ANALYZE dihya_generation_log")
-        size = conn.execute("SELECT pg_total_relation_size('dihya_generation_log')").fetchone()
+        size = conn.execute(
+            "SELECT pg_total_relation_size('dihya_generation_log') + coalesce((SELECT "
+            "sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = "
+            "'dihya_generation_log'::regclass), 0)"
+        ).fetchone()
     fill = time.perf_counter() - start
     store = PostgresStore(dsn)
     store.pseudonymize("warm-up")  # the key lookup is not part of the purge
+    start = time.perf_counter()
+    found = sum(1 for _ in store.iter_records(RecordFilter(user_id="user_9")))
+    query_s = time.perf_counter() - start
     start = time.perf_counter()
     erased = store.purge(user_id="user_7", before=None, anonymize=False)
     erase_s = time.perf_counter() - start
     start = time.perf_counter()
     anonymized = store.purge(user_id="user_8", before=None, anonymize=True)
     anon_s = time.perf_counter() - start
+    start = time.perf_counter()
+    retention = store.purge(
+        user_id=None, before=datetime(2026, 2, 1, tzinfo=timezone.utc), anonymize=False
+    )
+    retention_s = time.perf_counter() - start
     result = {
+        "user_query_records": found,
+        "user_query_seconds": query_s,
+        "retention_month_rows": retention.count,
+        "retention_month_seconds": retention_s,
         "rows": rows,
-        "table_mb": (size[0] if size else 0) / 1e6,
+        "table_mb": float(size[0] if size else 0) / 1e6,
         "fill_seconds": fill,
         "erased": erased.count,
         "erase_seconds": erase_s,
@@ -203,7 +232,9 @@ def purge(dsn: str, rows: int) -> dict[str, Any]:
     print(
         f"purge: {rows:,} rows ({result['table_mb']:.0f} MB with indexes, filled in {fill:.1f} s)"
         f"\n  one-user erasure:      {erased.count:,} rows in {erase_s * 1000:,.0f} ms"
-        f"\n  one-user anonymization: {anonymized.count:,} rows in {anon_s * 1000:,.0f} ms",
+        f"\n  one-user anonymization: {anonymized.count:,} rows in {anon_s * 1000:,.0f} ms"
+        f"\n  one-user query:        {found:,} rows in {query_s * 1000:,.0f} ms"
+        f"\n  retention of a month:  {retention.count:,} rows in {retention_s * 1000:,.0f} ms",
         flush=True,
     )
     return result

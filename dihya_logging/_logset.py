@@ -1,8 +1,11 @@
-"""The log set: how files are named and ordered, the cross-process lock, private file creation.
+"""The log set: how its files are named and ordered, the cross-process lock, private files.
 
-Floor 2. This is the one place that knows that ``generation.log`` is the live file,
-``generation.log.1`` (or ``.1.gz``) the newest rotated one and ``generation.log.N`` the oldest,
-and the one lock protocol that the handler, the store and the chain all use:
+Floor 2. This is the one place that names every file of a log set (`LogSet`): the live file
+``generation.log``, its backups ``generation.log.1`` (or ``.1.gz``, the newest) …
+``generation.log.N`` (the oldest), the lock ``generation.log.lock``, the rotation state
+``generation.log.rotation``, the chain state ``generation.log.chain`` and the anonymization key
+``generation.log.anonkey``. It also holds the one lock protocol that the handler, the store and
+the chain all use:
 
 * ``generation.log.lock`` beside the log (never rotated, never removed) is locked with
   ``fcntl.flock(LOCK_EX)`` around every change to any file of the set: an append, a rotation,
@@ -10,12 +13,14 @@ and the one lock protocol that the handler, the store and the chain all use:
   process exclude each other exactly as two processes do; a thread must never take the lock
   twice (it would wait for itself).
 * Whoever changes which file is the live one (a rotation, a purge's rewrite) bumps the set's
-  *generation*, a counter in the first 8 bytes of the lock file, before releasing the lock
-  (`LogSet.lock` does it on release; `bump_generation` for holders of their own descriptor).
+  *change count*, a counter in the first 8 bytes of the lock file, before releasing the lock
+  (`LogSet.lock` does it on release; `bump_change_count` for holders of their own descriptor).
   Writers read it under the lock before every append (one ``pread``) and, when it moved, check
   the live file's inode and reopen it; they also check the path itself every second or so.
-* ``generation.log.rotation`` (``LogSet.state_path``, never rotated) records which time period
-  the live file belongs to, so processes agree on time rotation (see `sink._rotation`).
+* ``generation.log.rotation`` (``LogSet.rotation_state_path``, never rotated) records which time
+  period the live file belongs to, so processes agree on time rotation (see `sink._rotation`).
+* ``generation.log.chain`` (``LogSet.chain_state_path``) is the tamper-evidence chain's state
+  (its head and pruned base; format in `chain._format`).
 """
 
 from __future__ import annotations
@@ -41,11 +46,11 @@ __all__ = [
     "LogSet",
     "PathLike",
     "TEMP_MARK",
-    "bump_generation",
+    "bump_change_count",
     "ensure_private_dir",
     "fsync_directory",
     "open_private",
-    "read_generation",
+    "read_change_count",
     "resolve_log_path",
 ]
 
@@ -120,12 +125,12 @@ def fsync_directory(directory: Path, *, best_effort: bool = True) -> None:
             raise
 
 
-def read_generation(lock_fd: int) -> bytes:
+def read_change_count(lock_fd: int) -> bytes:
     """The set's change counter (opaque bytes: compare for equality only)."""
     return os.pread(lock_fd, 8, 0)
 
 
-def bump_generation(lock_fd: int) -> bytes:
+def bump_change_count(lock_fd: int) -> bytes:
     """Count one change to the set (call with the lock held); returns the new counter."""
     value = int.from_bytes(os.pread(lock_fd, 8, 0).ljust(8, b"\0"), "little")
     raw = ((value + 1) % (1 << 64)).to_bytes(8, "little")
@@ -137,7 +142,8 @@ _ROTATED = re.compile(r"\.(\d+)(\.gz)?$")
 
 
 class LogSet:
-    """The files of one log: the live file, its rotated (optionally gzipped) backups, the lock.
+    """The files of one log: the live file, its rotated (optionally gzipped) backups, and the
+    private files beside them (lock, rotation state, chain state, anonymization key).
 
     Knows names and order only; it holds no open file except while `lock` is held.
     """
@@ -145,8 +151,17 @@ class LogSet:
     def __init__(self, path: PathLike) -> None:
         self.path = Path(os.path.abspath(os.fspath(path)))
         self.directory = self.path.parent
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self.state_path = self.path.with_name(self.path.name + ".rotation")
+        self.lock_path = self._beside(".lock")
+        """The cross-process lock (its first 8 bytes: the change count)."""
+        self.rotation_state_path = self._beside(".rotation")
+        """Which time period the live file belongs to (time rotation)."""
+        self.chain_state_path = self._beside(".chain")
+        """The tamper-evidence chain's head and pruned base."""
+        self.anonymization_key_path = self._beside(".anonkey")
+        """The key of the pseudonyms that anonymizing purges put in place of user ids."""
+
+    def _beside(self, suffix: str) -> Path:
+        return self.path.with_name(self.path.name + suffix)
 
     def __repr__(self) -> str:
         return f"LogSet({str(self.path)!r})"
@@ -196,7 +211,7 @@ class LogSet:
     def lock(self, *, create_dir: bool = True, changes: bool = True) -> Iterator[None]:
         """Hold the set's exclusive cross-process lock for the ``with`` block.
 
-        On release the generation is bumped (unless ``changes=False``, for read-only work),
+        On release the change count is bumped (unless ``changes=False``, for read-only work),
         so writers in every process re-check the live file before their next append.
         """
         if create_dir:
@@ -209,7 +224,7 @@ class LogSet:
             finally:
                 if changes:
                     with contextlib.suppress(OSError):
-                        bump_generation(fd)
+                        bump_change_count(fd)
         finally:
             os.close(fd)  # closing the description releases the flock
 

@@ -11,11 +11,19 @@ from pathlib import Path
 from typing import Any, Optional
 
 from dihya_logging._logset import LogSet
-from dihya_logging.chain._format import Linker, parse_entry, parse_sealed, seal_text
-from dihya_logging.chain._state import HEAD_OFFSET, render_head, state_path
+from dihya_logging.chain._format import (
+    HEAD_OFFSET,
+    Linker,
+    parse_entry,
+    parse_sealed,
+    render_head,
+    seal_text,
+)
 from dihya_logging.sink._handler import GenerationLogHandler
 
 KEY = b"test chain key, never on disk"
+INTACT, TAMPERED, CANNOT_CHECK = "intact", "tampered", "cannot check"
+"""The public values of `VerifyReport.status` (the contract: pinned here, not imported)."""
 
 
 class JsonLines(logging.Formatter):
@@ -96,8 +104,8 @@ def forge_from(path: Path, index: int, edit: bytes, key: Optional[bytes]) -> Non
 
 def set_state_head(path: Path, seq: int, link: bytes) -> None:
     """Rewrite the state file's head, as a careful tamperer would."""
-    fd = os.open(state_path(LogSet(path)), os.O_RDWR)
+    fd = os.open(LogSet(path).chain_state_path, os.O_RDWR)
     try:
-        os.pwrite(fd, render_head(seq, link), HEAD_OFFSET)
+        os.pwrite(fd, render_head(seq, link.hex().encode("ascii")), HEAD_OFFSET)
     finally:
         os.close(fd)

@@ -70,11 +70,14 @@ def test_describe_names_the_criteria_as_text() -> None:
         ("postgresql://u@localhost/db", True),
         ("postgres://localhost/db", True),
         ("POSTGRESQL+psycopg://h/db", True),
+        ("host=db dbname=logs", True),
+        (" dbname = logs user=app", True),
+        ("hostname=x.log", False),
         ("logs/generation.log", False),
         ("postgresql.log", False),
         (None, False),
     ],
 )
 def test_database_locations_are_recognised(location: object, expected: bool) -> None:
-    """Only postgres(ql):// URLs are database locations."""
+    """postgres(ql):// URLs and libpq key/value DSNs are database locations; paths are not."""
     assert is_database_location(location) is expected

@@ -46,6 +46,42 @@ def test_query_and_stats_read_the_database(
     assert stats["generations"] == len(records)
 
 
+def test_stats_on_a_database_are_those_of_the_file(
+    database: tuple[str, list[dict[str, Any]]], log_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """stats on a DSN (counted in SQL) equals stats on the log file it was loaded from."""
+    dsn, _ = database
+    for extra in ([], ["--user", "user_2"], ["--since", "2026-01-01", "--until", "2099-01-01"]):
+        on_file = run_cli("stats", "--json", *extra, "--file", str(log_path), env=subprocess_env)
+        on_db = run_cli("stats", "--json", *extra, "--file", dsn, env=subprocess_env)
+        assert on_db.returncode == 0, on_db.stderr
+        assert json.loads(on_db.stdout) == json.loads(on_file.stdout)
+        assert json.loads(on_db.stdout)["records"] > 0
+    text = run_cli("stats", "--file", dsn, env=subprocess_env)
+    assert text.stdout == run_cli("stats", "--file", str(log_path), env=subprocess_env).stdout
+
+
+def test_a_key_value_dsn_is_a_database_not_a_file(
+    database: tuple[str, list[dict[str, Any]]], subprocess_env: dict[str, str]
+) -> None:
+    """A libpq ``host=… dbname=…`` DSN reaches the database, its password never printed."""
+    dsn, records = database
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    key_value = make_conninfo(**conninfo_to_dict(dsn))
+    assert key_value.startswith(("host=", "user=", "dbname=", "port="))
+    result = run_cli("query", "--json", "--file", key_value, env=subprocess_env)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == len(records)
+    wrong = key_value.replace("password=", "password=x")
+    failed = run_cli("query", "--file", wrong, env=subprocess_env)
+    assert_one_line_error(failed, 1, match="PostgreSQL")
+    assert (
+        "password=x" not in failed.stderr
+        and conninfo_to_dict(wrong)["password"] not in failed.stderr
+    )
+
+
 def test_export_from_the_database(
     database: tuple[str, list[dict[str, Any]]], tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:

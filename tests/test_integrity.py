@@ -14,12 +14,25 @@ import pytest
 
 from dihya_logging import verify_generation_logs
 from dihya_logging._logset import LogSet, open_private
-from dihya_logging.chain import _sealer as integrity
-from dihya_logging.chain._format import SeqRanges, encode_seqs, parse_sealed
-from dihya_logging.chain._report import INTACT, TAMPERED
-from dihya_logging.chain._sealer import Sealer, reseal_anonymized, tombstone
-from dihya_logging.chain._state import read_state, state_path
-from tests.helpers_chain import KEY, lines_of, log_events, make_handler, records_of
+from dihya_logging.chain import _sealer
+from dihya_logging.chain._format import (
+    SeqRanges,
+    encode_seqs,
+    parse_sealed,
+    read_state,
+    reseal_anonymized,
+    tombstone,
+)
+from dihya_logging.chain._sealer import Sealer
+from tests.helpers_chain import (
+    INTACT,
+    KEY,
+    TAMPERED,
+    lines_of,
+    log_events,
+    make_handler,
+    records_of,
+)
 
 TEXT = '{"timestamp":"2026-11-23T12:34:56.789Z","message":"généré","user_id":"u1"}'
 
@@ -70,7 +83,7 @@ def test_plain_chain_without_key(log_path: Path) -> None:
 def test_state_file_is_private_and_never_holds_the_key(log_path: Path) -> None:
     """The state file is 0o600, records the head, and no file anywhere contains the key."""
     log_events(log_path, 40, maxBytes=2000, compress=True)
-    path = state_path(LogSet(log_path))
+    path = LogSet(log_path).chain_state_path
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     state = read_state(path)
     assert state is not None
@@ -108,7 +121,7 @@ def test_lost_write_stays_visible(log_path: Path) -> None:
 def test_lost_state_file_is_rebuilt(log_path: Path) -> None:
     """A deleted state file is rebuilt from the files by the next writer: intact again."""
     log_events(log_path, 20, maxBytes=1500)
-    state_path(LogSet(log_path)).unlink()
+    LogSet(log_path).chain_state_path.unlink()
     log_events(log_path, 5, start=20, maxBytes=1500)
     report = verify_generation_logs(log_path, key=KEY)
     assert report.status == INTACT, report.problems
@@ -120,7 +133,7 @@ def test_head_found_in_rotated_file_when_state_is_gone(log_path: Path) -> None:
     log_events(log_path, 8)
     log_set = LogSet(log_path)
     log_path.rename(log_set.rotated_path(1))
-    state_path(log_set).unlink()
+    log_set.chain_state_path.unlink()
     line = _append(log_set, Sealer(log_set, KEY), TEXT)
     assert json.loads(line)["seq"] == 9
     assert verify_generation_logs(log_path, key=KEY).status == INTACT
@@ -215,8 +228,8 @@ def test_alternating_writers_take_the_head_from_the_state(
     _append(log_set, first, TEXT)
     _append(log_set, second, TEXT)  # a new sealer reads the head back once
     scans: list[int] = []
-    real = integrity.last_entry_of_fd
-    monkeypatch.setattr(integrity, "last_entry_of_fd", lambda *a: scans.append(1) or real(*a))
+    real = _sealer.last_entry_of_fd
+    monkeypatch.setattr(_sealer, "last_entry_of_fd", lambda *a: scans.append(1) or real(*a))
     for _ in range(5):
         _append(log_set, first, TEXT)
         _append(log_set, second, TEXT)
@@ -245,7 +258,7 @@ def test_unusable_state_file_does_not_stop_logging(log_path: Path, tmp_path: Pat
     log_set = LogSet(log_path)
     log_path.parent.mkdir()
     (tmp_path / "elsewhere").write_text("x")
-    state_path(log_set).symlink_to(tmp_path / "elsewhere")
+    log_set.chain_state_path.symlink_to(tmp_path / "elsewhere")
     sealer = Sealer(log_set, KEY)
     for _ in range(3):
         _append(log_set, sealer, TEXT)

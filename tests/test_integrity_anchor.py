@@ -10,9 +10,10 @@ import pytest
 
 from dihya_logging import verify_generation_logs
 from dihya_logging.chain._format import parse_entry
-from dihya_logging.chain._report import INTACT, TAMPERED
 from tests.helpers_chain import (
+    INTACT,
     KEY,
+    TAMPERED,
     forge_from,
     lines_of,
     log_events,

@@ -1,4 +1,4 @@
-"""LogSet: file naming and order, private files, the cross-process lock and its generation."""
+"""LogSet: file naming and order, private files, the cross-process lock and its change count."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pytest
 
 from dihya_logging._logset import (
     LogSet,
-    bump_generation,
+    bump_change_count,
     ensure_private_dir,
     open_private,
-    read_generation,
+    read_change_count,
     resolve_log_path,
 )
 from dihya_logging._schema import LOGGER_NAME
@@ -125,22 +125,22 @@ def test_lock_excludes_other_processes(tmp_path: Path) -> None:
     assert try_lock_elsewhere(log_set.lock_path) == "free"
 
 
-def test_lock_release_bumps_the_generation_unless_read_only(tmp_path: Path) -> None:
-    """Writers learn of a change made under the lock through the generation counter."""
+def test_lock_release_bumps_the_change_count_unless_read_only(tmp_path: Path) -> None:
+    """Writers learn of a change made under the lock through the change count."""
     log_set = LogSet(tmp_path / "generation.log")
     with log_set.lock():
         pass
     fd = os.open(log_set.lock_path, os.O_RDWR)
     try:
-        first = read_generation(fd)
+        first = read_change_count(fd)
         with log_set.lock(changes=False):
             pass
-        assert read_generation(fd) == first
+        assert read_change_count(fd) == first
         with log_set.lock():
             pass
-        second = read_generation(fd)
+        second = read_change_count(fd)
         assert second != first
-        assert bump_generation(fd) == read_generation(fd) != second
+        assert bump_change_count(fd) == read_change_count(fd) != second
     finally:
         os.close(fd)
 
@@ -162,3 +162,20 @@ def test_resolve_log_path_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     logging.getLogger(LOGGER_NAME).addHandler(handler)
     assert resolve_log_path() == tmp_path / "attached.log"
     assert resolve_log_path("rel.log") == tmp_path / "rel.log"
+
+
+def test_every_private_file_has_its_own_name_and_is_no_backup(tmp_path: Path) -> None:
+    """Lock, rotation state, chain state and anonymization key are distinct siblings, not logs."""
+    log_set = LogSet(tmp_path / "generation.log")
+    private = {
+        log_set.lock_path: "generation.log.lock",
+        log_set.rotation_state_path: "generation.log.rotation",
+        log_set.chain_state_path: "generation.log.chain",
+        log_set.anonymization_key_path: "generation.log.anonkey",
+    }
+    assert {path.name for path in private} == set(private.values())
+    assert all(path.parent == tmp_path for path in private)
+    for path in private:
+        path.write_text("")
+    (tmp_path / "generation.log").write_text("")
+    assert log_set.files() == [tmp_path / "generation.log"]

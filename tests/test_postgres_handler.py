@@ -216,7 +216,7 @@ def test_fork_child_gets_its_own_writer(pg_dsn: str, tmp_path: Path) -> None:
         ),
         (
             "host=db user=app password='pa@ss w' dbname=logs",
-            "host=db user=app password=*** dbname=logs",
+            "user=app dbname=logs host=db",
         ),
         ("postgresql://app:pa%40ss@db/logs?table=audit", "postgresql://app@db/logs?table=audit"),
     ],

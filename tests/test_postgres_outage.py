@@ -7,11 +7,13 @@ import logging
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers_postgres import count_rows, rows, start_writers, wait_writers
 from pg_server import PgServer, pg_dsn_fixture, pg_server_fixture  # noqa: F401
 
+from dihya_logging import purge_generation_logs
 from dihya_logging._schema import LOGGER_NAME
 from dihya_logging.postgres import PostgresLogHandler
 from dihya_logging.postgres._spill import Spill
@@ -31,6 +33,17 @@ def _logger(handler: logging.Handler) -> logging.Logger:
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     return logger
+
+
+def _log_and_close(dsn: str, spill_path: Path, users: list[str]) -> list[dict[str, Any]]:
+    """Log one event per user through a handler, close it; every row of the table after."""
+    handler = PostgresLogHandler(dsn, spill_path=spill_path, flush_interval=0.05)
+    logger = _logger(handler)
+    for user in users:
+        logger.info("g", extra={"event": "generation", "user_id": user})
+    handler.close()
+    logger.removeHandler(handler)
+    return rows(dsn)
 
 
 def _spill_lines(path: Path) -> list[str]:
@@ -101,13 +114,7 @@ def test_replay_after_a_crash_sends_nothing_twice(pg_dsn: str, tmp_path: Path) -
     """A spill file whose records were already inserted (crash before it was emptied, or a
     commit whose answer was lost) is replayed without duplicates; a torn last line is dropped."""
     spill_path = tmp_path / "spill.log"
-    handler = PostgresLogHandler(pg_dsn, spill_path=spill_path, flush_interval=0.05)
-    logger = _logger(handler)
-    for i in range(10):
-        logger.info("g", extra={"event": "generation", "user_id": f"u{i}"})
-    handler.close()
-    logger.removeHandler(handler)
-    sent = rows(pg_dsn)
+    sent = _log_and_close(pg_dsn, spill_path, [f"u{i}" for i in range(10)])
     spill = Spill(spill_path)
     spill.write([(r["record_id"], json.dumps(r["record"])) for r in sent[:6]])
     spill.close()
@@ -136,3 +143,39 @@ def test_full_queue_spills_instead_of_growing(pg_dsn: str, tmp_path: Path) -> No
     assert seqs == list(range(300))
     assert handler.writer.spilled > 0
     assert handler.writer.replayed == handler.writer.spilled
+
+
+def test_a_batch_retried_after_a_lost_ack_cannot_bring_an_erased_user_back(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    """A committed batch kept in the spill (its acknowledgement lost) and replayed after the
+    user's erasure inserts the other users' missing rows but none of the erased user's."""
+    spill_path = tmp_path / "spill.log"
+    committed = _log_and_close(pg_dsn, spill_path, [f"u{i % 3}" for i in range(12)])
+    lost_ack = Spill(spill_path)  # the writer never heard the commit: it kept the batch
+    lost_ack.write([(r["record_id"], json.dumps(r["record"])) for r in committed])
+    lost_ack.close()
+    assert purge_generation_logs(user_id="u1", actor="dpo", path=pg_dsn) == 4
+    again = PostgresLogHandler(pg_dsn, spill_path=spill_path, flush_interval=0.05)
+    _logger(again).info("back", extra={"event": "generation", "user_id": "u1"})  # after: kept
+    again.close()
+    logging.getLogger(LOGGER_NAME).removeHandler(again)
+    assert again.writer.replayed == 12
+    users = Counter(r["user_id"] for r in rows(pg_dsn, where="WHERE event = 'generation'"))
+    assert users == {"u0": 4, "u2": 4, "u1": 1}
+    erased = rows(pg_dsn, where="WHERE user_id = 'u1'")
+    assert [r["record"]["message"] for r in erased] == ["back"]
+
+
+def test_erasure_table_holds_pseudonyms_never_user_ids(
+    pg_server: PgServer, pg_dsn: str, tmp_path: Path
+) -> None:
+    """The erasure table names the erased user by pseudonym only (it must not keep the id)."""
+    handler = PostgresLogHandler(pg_dsn, spill_path=tmp_path / "spill.log", flush_interval=0.05)
+    _logger(handler).info("g", extra={"event": "generation", "user_id": "alice-42"})
+    handler.close()
+    logging.getLogger(LOGGER_NAME).removeHandler(handler)
+    purge_generation_logs(user_id="alice-42", actor="dpo", path=pg_dsn)
+    dbname = pg_dsn.rsplit("/", 1)[1]
+    table = pg_server.psql("SELECT pseudonym FROM dihya_generation_log_erased", dbname=dbname)
+    assert table.startswith("anon_") and "alice" not in table

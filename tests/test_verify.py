@@ -11,9 +11,16 @@ import pytest
 from dihya_logging import verify_generation_logs
 from dihya_logging._logset import LogSet
 from dihya_logging.chain._format import parse_sealed, seal_text
-from dihya_logging.chain._report import CANNOT_CHECK, INTACT, TAMPERED
-from dihya_logging.chain._state import state_path
-from tests.helpers_chain import KEY, forge_from, lines_of, log_events, write_lines
+from tests.helpers_chain import (
+    CANNOT_CHECK,
+    INTACT,
+    KEY,
+    TAMPERED,
+    forge_from,
+    lines_of,
+    log_events,
+    write_lines,
+)
 
 
 @pytest.fixture
@@ -205,7 +212,7 @@ def test_missing_log_cannot_be_checked(log_path: Path) -> None:
 
 def test_missing_state_file_cannot_confirm_the_tail(chained: Path) -> None:
     """Without the state file a cut tail cannot be ruled out: cannot check, not intact."""
-    state_path(LogSet(chained)).unlink()
+    LogSet(chained).chain_state_path.unlink()
     report = verify_generation_logs(chained, key=KEY)
     assert report.status == CANNOT_CHECK
     assert "no state file" in report.problems[-1]
@@ -224,7 +231,7 @@ def test_json_report_names_the_first_bad_record(chained: Path) -> None:
 
 def test_damaged_state_file_cannot_check_and_is_rebuilt(chained: Path) -> None:
     """A garbled state file makes verify say so; the next writer rebuilds it."""
-    path = state_path(LogSet(chained))
+    path = LogSet(chained).chain_state_path
     path.write_bytes(b"garbage\n")
     report = verify_generation_logs(chained, key=KEY)
     assert report.status == CANNOT_CHECK

@@ -9,9 +9,8 @@ import pytest
 
 from dihya_logging import verify_generation_logs
 from dihya_logging._logset import LogSet
-from dihya_logging.chain._report import INTACT, TAMPERED
-from dihya_logging.chain._state import read_state, state_path
-from tests.helpers_chain import KEY, log_events, records_of
+from dihya_logging.chain._format import read_state
+from tests.helpers_chain import INTACT, KEY, TAMPERED, log_events, records_of
 
 
 def _rotated(log_path: Path, *, compress: bool = False, backups: int = 0) -> LogSet:
@@ -79,7 +78,7 @@ def test_pruned_backups_are_legitimate(log_path: Path) -> None:
     """backupCount deletes the oldest files; the state's base moves, so the log stays intact."""
     log_set = _rotated(log_path, backups=2)
     assert [i for i, _ in log_set.rotated()] == [1, 2]
-    state = read_state(state_path(log_set))
+    state = read_state(log_set.chain_state_path)
     assert state is not None
     assert state.base_seq > 0
     report = verify_generation_logs(log_path, key=KEY)

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from dihya_logging import export_generation_logs, purge_generation_logs, verify_generation_logs
-from dihya_logging.chain._report import INTACT, TAMPERED
 from dihya_logging.formatter._formatter import RedactingJsonFormatter
 from dihya_logging.sink._handler import GenerationLogHandler
-from tests.helpers_chain import KEY, lines_of, records_of, write_lines
+from tests.helpers_chain import INTACT, KEY, TAMPERED, lines_of, records_of, write_lines
 
 
 def _log(path: Path, count: int, start: int = 0) -> None:

@@ -1,8 +1,10 @@
-"""The tamper-evidence chain's on-disk format: sealed lines, commitments, links, seq ranges.
+"""The tamper-evidence chain's on-disk format, spelled once: every byte the chain writes or reads.
 
-Floor 2 (standard library only). `integrity` writes this format and `verify` reads it; both take
-every byte layout from here. A sealed line is the formatter's JSON object with the chain fields
-appended in this exact compact form (so the payload text is recovered by cutting the suffix)::
+Floor 2 (logset). `_sealer` writes this format and `_verify` reads it; both build and parse
+every line through this module (the store's purge too, for tombstones). Three kinds of text:
+
+**Log lines.** A sealed line is the formatter's JSON object with the chain fields appended in
+this exact compact form (so the payload text is recovered by cutting the suffix)::
 
     {<payload members>,"seq":<n>,"salt":"<32 hex>","commit":"<64 hex>","link":"<64 hex>"}
 
@@ -17,6 +19,19 @@ A purge rewrites a sealed line as a *tombstone* ``{"tombstone":true,"seq":…,"c
 and the original ``seq``/``commit``/``link`` without the salt. Both stay in the chain (the link
 covers only seq and commit); each must be listed by a later ``purge`` record (``tombstoned`` /
 ``resealed``: a list of seqs, ``[a, b]`` ranges, or `encode_seqs` text like ``"1-4,9"``).
+
+**The state file** ``<log>.chain`` (`LogSet.chain_state_path`, private) is four fixed-width
+text lines, so the head can be rewritten in place with one ``pwrite`` at `HEAD_OFFSET`::
+
+    dihya-logging chain state v1
+    mode hmac-sha256 key 3f9c0a1d22e4b5c6      (or: mode sha256 key ----------------)
+    head 00000000000000001234 <64 hex>         (the last sealed record: seq and link)
+    base 00000000000000000000 <64 hex>         (history up to this seq was pruned; 64 '?' = unknown)
+
+The key itself is never written; ``key`` is `key_id`, a public fingerprint of it.
+
+**The anchor file** (``$DIHYA_CHAIN_ANCHOR``) gets one JSON line per anchored head:
+``{"time": …, "log": "<absolute log path>", "seq": n, "link": "<64 hex>"}``.
 """
 
 from __future__ import annotations
@@ -24,46 +39,73 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
-from binascii import unhexlify
+import time
+from binascii import hexlify, unhexlify
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Final, Optional, Union
+
+from dihya_logging._logset import open_private
+from dihya_logging._schema import format_timestamp
 
 __all__ = [
     "ENV_CHAIN_ANCHOR",
     "ENV_CHAIN_KEY",
     "GENESIS_LINK",
+    "HEAD_LINE_SIZE",
+    "HEAD_OFFSET",
+    "LINE_END_SIZE",
     "SALT_SIZE",
-    "SEALED",
-    "SUFFIX_SIZE",
+    "STATE_READ_SIZE",
     "ChainEntry",
+    "ChainState",
+    "KeyLike",
     "Linker",
     "SeqRanges",
+    "anchor_line",
     "as_key",
     "commitment",
     "encode_seqs",
     "key_id",
+    "line_end",
+    "parse_anchor_line",
     "parse_entry",
+    "parse_head",
     "parse_sealed",
+    "parse_state",
+    "read_state",
+    "render_head",
+    "render_state",
     "reseal_anonymized",
     "seal_text",
-    "suffix_start",
+    "sealed_suffix",
+    "split_sealed",
     "tombstone",
 ]
 
 ENV_CHAIN_KEY: Final = "DIHYA_CHAIN_KEY"
 """Environment variable holding the chain key (text, used as its UTF-8 bytes)."""
 ENV_CHAIN_ANCHOR: Final = "DIHYA_CHAIN_ANCHOR"
-"""Environment variable naming the anchor file (see `integrity.Sealer`)."""
+"""Environment variable naming the anchor file (see `Sealer` in `_sealer`)."""
 
 GENESIS_LINK: Final = bytes(32)
+"""The link "before" seq 1."""
 SALT_SIZE: Final = 16
-SUFFIX_SIZE: Final = 193
+_SUFFIX_SIZE: Final = 193
 """Bytes of ``,"salt":"…","commit":"…","link":"…"}`` at the end of every sealed line."""
-
+_SUFFIX_SPAN: Final = 220
+"""How far from the end of a sealed line its suffix may start (the seq has up to 19 digits)."""
 _SEQ_MARK: Final = b',"seq":'
+_SEALED: Final = re.compile(
+    rb',"seq":(0|[1-9][0-9]{0,18}),"salt":"([0-9a-f]{32})",'
+    rb'"commit":"([0-9a-f]{64})","link":"([0-9a-f]{64})"\}'
+)
+LINE_END_SIZE: Final = 67
+"""Bytes of `line_end`: how every sealed line ends on disk."""
 _KEY_ID_LABEL: Final = b"dihya-logging chain key id"
 
 KeyLike = Union[bytes, str, None]
@@ -121,40 +163,52 @@ class Linker:
         return digest
 
 
-def seal_text(text: str, seq: int, salt: bytes, commit: bytes, link: bytes) -> str:
-    """The sealed line for a payload ``text`` (a non-empty JSON object), without newline."""
-    return (
-        f'{text[:-1]},"seq":{seq},"salt":"{salt.hex()}",'
-        f'"commit":"{commit.hex()}","link":"{link.hex()}"}}'
+def sealed_suffix(seq: int, salt_hex: bytes, commit_hex: bytes, link_hex: bytes) -> bytes:
+    """The chain suffix that replaces a payload's final ``}`` (hex given as lower-case ASCII)."""
+    return b',"seq":%d,"salt":"%s","commit":"%s","link":"%s"}' % (
+        seq,
+        salt_hex,
+        commit_hex,
+        link_hex,
     )
 
 
-SEALED: Final = re.compile(
-    rb',"seq":(0|[1-9][0-9]{0,18}),"salt":"([0-9a-f]{32})",'
-    rb'"commit":"([0-9a-f]{64})","link":"([0-9a-f]{64})"\}'
-)
-"""The chain suffix of a sealed line: ``fullmatch`` it from `suffix_start`."""
+def seal_text(text: str, seq: int, salt: bytes, commit: bytes, link: bytes) -> str:
+    """The sealed line for a payload ``text`` (a non-empty JSON object), without newline."""
+    suffix = sealed_suffix(seq, hexlify(salt), hexlify(commit), hexlify(link))
+    return text[:-1] + suffix.decode("ascii")
 
 
-def suffix_start(line: bytes) -> int:
-    """Where the chain suffix of a sealed line (no newline) must start; -1 if it cannot."""
-    n = len(line)
-    return line.rfind(_SEQ_MARK, n - 220 if n > 220 else 0, n - SUFFIX_SIZE)
+def line_end(link_hex: bytes) -> bytes:
+    """How a sealed line with this link ends on disk, newline included (`LINE_END_SIZE` bytes):
+    a writer compares the end of the live file with it to know nobody wrote since."""
+    return link_hex + b'"}\n'
 
 
-def parse_sealed(line: bytes) -> Optional[tuple[bytes, int, bytes, bytes, bytes]]:
-    """``(payload, seq, salt, commit, link)`` of a sealed line (no newline), else None.
+def split_sealed(line: bytes) -> Optional[tuple[bytes, int, bytes, bytes, bytes]]:
+    """``(payload, seq, salt hex, commit hex, link hex)`` of a sealed line (no newline), else None.
 
-    The exact inverse of `seal_text`: any other spelling of the chain fields (spaces, upper-case
-    hex, a leading zero) is not a sealed line, so the bytes on disk are exactly determined by
-    what the commitment and the link cover.
+    The exact inverse of `sealed_suffix`: any other spelling of the chain fields (spaces,
+    upper-case hex, a leading zero) is not a sealed line, so the bytes on disk are exactly
+    determined by what the commitment and the link cover. Hex stays hex (the verifier compares
+    it as bytes and converts only what is wrong).
     """
-    start = suffix_start(line)
-    match = SEALED.fullmatch(line, start) if start > 0 else None
+    n = len(line)
+    start = line.rfind(_SEQ_MARK, n - _SUFFIX_SPAN if n > _SUFFIX_SPAN else 0, n - _SUFFIX_SIZE)
+    match = _SEALED.fullmatch(line, start) if start > 0 else None
     if match is None:
         return None
     seq, salt, commit, link = match.groups()
-    return line[:start] + b"}", int(seq), unhexlify(salt), unhexlify(commit), unhexlify(link)
+    return line[:start] + b"}", int(seq), salt, commit, link
+
+
+def parse_sealed(line: bytes) -> Optional[tuple[bytes, int, bytes, bytes, bytes]]:
+    """``(payload, seq, salt, commit, link)`` of a sealed line (no newline), else None."""
+    split = split_sealed(line)
+    if split is None:
+        return None
+    payload, seq, salt, commit, link = split
+    return payload, seq, unhexlify(salt), unhexlify(commit), unhexlify(link)
 
 
 @dataclass(frozen=True)
@@ -297,3 +351,130 @@ def reseal_anonymized(record: dict[str, Any], new_record: dict[str, Any]) -> dic
     }
     kept.update(anonymized=True, seq=seq, commit=commit, link=link)
     return kept
+
+
+# -- the state file -------------------------------------------------------------------------------
+_STATE_MAGIC: Final = b"dihya-logging chain state v1\n"
+_MODE_LINE_SIZE: Final = len(b"mode hmac-sha256 key 0123456789abcdef\n")
+HEAD_OFFSET: Final = len(_STATE_MAGIC) + _MODE_LINE_SIZE
+"""Where the head line starts in the state file (rewritten in place by every seal)."""
+HEAD_LINE_SIZE: Final = len(b"head ") + 20 + 1 + 64 + 1
+_UNKNOWN_LINK: Final = b"?" * 64
+STATE_READ_SIZE: Final = 4096
+"""More than a state file's size: one ``pread`` of this many bytes reads it whole."""
+
+
+@dataclass
+class ChainState:
+    """What the state file says: the mode, the head (last sealed record) and the pruned base."""
+
+    keyed: bool
+    key_id: str
+    head_seq: int = 0
+    head_link: bytes = GENESIS_LINK
+    base_seq: int = 0
+    base_link: Optional[bytes] = GENESIS_LINK
+    """Link of record ``base_seq`` (the last pruned one); None if it was lost."""
+
+    @classmethod
+    def fresh(cls, key: Optional[bytes]) -> ChainState:
+        """The state of a log nobody sealed yet."""
+        return cls(keyed=key is not None, key_id=key_id(key))
+
+
+def render_head(seq: int, link_hex: bytes) -> bytes:
+    """The fixed-width head line (`HEAD_LINE_SIZE` bytes, written in place at `HEAD_OFFSET`)."""
+    return b"head %020d %s\n" % (seq, link_hex)
+
+
+def parse_head(line: bytes) -> Optional[tuple[int, bytes]]:
+    """``(seq, link hex)`` of a head line as `render_head` wrote it, else None."""
+    if len(line) != HEAD_LINE_SIZE or line[:5] != b"head " or not line[5:25].isdigit():
+        return None
+    link_hex = line[26:90]
+    if line[25:26] != b" " or line[90:] != b"\n" or link_hex.strip(b"0123456789abcdef"):
+        return None
+    return int(line[5:25]), link_hex
+
+
+def render_state(state: ChainState) -> bytes:
+    """The whole state file."""
+    mode = b"hmac-sha256" if state.keyed else b"sha256".ljust(11)
+    base = hexlify(state.base_link) if state.base_link is not None else _UNKNOWN_LINK
+    return b"".join(
+        (
+            _STATE_MAGIC,
+            b"mode %s key %s\n" % (mode, state.key_id.encode("ascii")),
+            render_head(state.head_seq, hexlify(state.head_link)),
+            b"base %020d %s\n" % (state.base_seq, base),
+        )
+    )
+
+
+def _seq_line(line: bytes, name: bytes) -> tuple[int, Optional[bytes]]:
+    fields = line.split()
+    if len(fields) != 3 or fields[0] != name or not fields[1].isdigit():
+        raise ValueError(f"bad {name.decode()} line")
+    if fields[2] == _UNKNOWN_LINK:
+        return int(fields[1]), None
+    return int(fields[1]), bytes.fromhex(fields[2].decode("ascii"))
+
+
+def parse_state(data: bytes) -> ChainState:
+    """Parse a state file's bytes; ValueError if they are not one."""
+    if not data.startswith(_STATE_MAGIC):
+        raise ValueError("not a chain state file")
+    lines = data[len(_STATE_MAGIC) :].split(b"\n")
+    mode = lines[0].split()
+    if len(mode) != 4 or mode[0] != b"mode" or mode[2] != b"key":
+        raise ValueError("bad mode line")
+    if mode[1] not in (b"sha256", b"hmac-sha256"):
+        raise ValueError(f"unknown chain mode {mode[1]!r}")
+    head_seq, head_link = _seq_line(lines[1], b"head")
+    base_seq, base_link = _seq_line(lines[2], b"base")
+    if (
+        head_link is None
+        or len(head_link) != 32
+        or (base_link is not None and len(base_link) != 32)
+    ):
+        raise ValueError("bad link")
+    return ChainState(
+        keyed=mode[1] == b"hmac-sha256",
+        key_id=mode[3].decode("ascii"),
+        head_seq=head_seq,
+        head_link=head_link,
+        base_seq=base_seq,
+        base_link=base_link,
+    )
+
+
+def read_state(path: Path) -> Optional[ChainState]:
+    """The state file at ``path``; None if it does not exist. ValueError if it is damaged."""
+    try:
+        fd = open_private(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        data = os.pread(fd, STATE_READ_SIZE, 0)
+    finally:
+        os.close(fd)
+    return parse_state(data)
+
+
+# -- the anchor file ------------------------------------------------------------------------------
+def anchor_line(log: Path, seq: int, link: bytes) -> bytes:
+    """One anchor file line: the head ``(seq, link)`` of the log at ``log``, timestamped now."""
+    entry = {"time": format_timestamp(time.time()), "log": str(log), "seq": seq, "link": link.hex()}
+    return (json.dumps(entry) + "\n").encode("ascii")
+
+
+def parse_anchor_line(line: bytes) -> Optional[tuple[str, int, bytes, str]]:
+    """``(log, seq, link, time)`` of an anchor line; None if it is damaged."""
+    try:
+        entry = json.loads(line)
+        seq, link, log = entry["seq"], bytes.fromhex(entry["link"]), str(entry["log"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    if type(seq) is not int or len(link) != 32:
+        return None
+    return log, seq, link, str(entry.get("time", "?"))

@@ -1,23 +1,24 @@
-"""Tamper evidence: `Sealer` seals each line into a hash chain; purges tombstone, never rewrite.
+"""Tamper evidence, the writing side: `Sealer` seals each line into the hash chain.
 
-Floor 3 (schema, logset, chain, chainio). The handler calls the sealer under the log set's lock,
-so the chain runs across processes and rotations in the order lines reach the disk. Each sealed
-record gets ``seq``, ``salt``, ``commit = SHA-256(salt ‖ payload)`` and ``link = H(previous link
-‖ seq ‖ commit)`` (format: `chain._format`). A purge replaces a record by a tombstone that
-keeps ``seq``/``commit``/``link`` (so the chain still verifies) and drops the payload and salt
-(so nothing of the record can be recovered); an anonymized record keeps them too. The ``purge``
-record appended afterwards lists those seqs, and `verify` accepts no tombstone it does not list.
+Floor 3 (logset, chain format). The handler calls the sealer under the log set's lock, so the
+chain runs across processes and rotations in the order lines reach the disk. Each sealed record
+gets ``seq``, ``salt``, ``commit`` and ``link`` (the bytes: `_format`). A purge replaces a
+record by a tombstone (`_format.tombstone`) that keeps ``seq``/``commit``/``link`` (so the chain
+still verifies) and drops the payload and salt; the ``purge`` record appended afterwards lists
+those seqs, and `verify` accepts no tombstone it does not list.
 
 Sealer state: the last ``(seq, link)`` is cached in memory and trusted only while the live file
 still ends with this sealer's last line (or the handler says so); otherwise it is read back from
-the files and the state file ``<log>.chain``, whose head line every seal rewrites in place (one
-``pwrite``): that head is what `verify` compares the end of the log with, so a cut tail shows.
+the files and the state file ``<log>.chain`` (`StateFile`), whose head line every seal rewrites
+in place (one ``pwrite``): that head is what `verify` compares the end of the log with, so a cut
+tail shows. This module also finds the first and last chain entries of a file (`last_entry`…),
+which only the writer needs (to recover its head, to move the pruned base at retention).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import gzip
 import json
 import os
 import time
@@ -27,46 +28,169 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Optional
 
-from dihya_logging._logset import LogSet, PathLike
+from dihya_logging._logset import LogSet, PathLike, open_private
 from dihya_logging.chain._format import (
     ENV_CHAIN_ANCHOR,
-    ENV_CHAIN_KEY,
     GENESIS_LINK,
+    HEAD_LINE_SIZE,
+    HEAD_OFFSET,
+    LINE_END_SIZE,
+    SALT_SIZE,
+    STATE_READ_SIZE,
     ChainEntry,
+    ChainState,
     KeyLike,
     Linker,
+    anchor_line,
     as_key,
-    encode_seqs,
+    commitment,
     key_id,
-    reseal_anonymized,
-    tombstone,
-)
-from dihya_logging.chain._state import (
-    HEAD_OFFSET,
-    ChainState,
-    StateFile,
-    append_anchor,
-    first_entry,
-    last_entry,
-    last_entry_of_fd,
+    line_end,
+    parse_entry,
+    parse_head,
+    parse_state,
     read_state,
-    state_path,
+    render_head,
+    render_state,
+    sealed_suffix,
 )
 
-__all__ = [
-    "ENV_CHAIN_ANCHOR",
-    "ENV_CHAIN_KEY",
-    "Sealer",
-    "encode_seqs",
-    "reseal_anonymized",
-    "tombstone",
-]
+__all__ = ["Sealer", "StateFile", "first_entry", "last_entry", "last_entry_of_fd"]
 
-_SALT_POOL: Final = 16 * 256
+_SALT_POOL: Final = SALT_SIZE * 256
 _STATE_CHECK_SECONDS: Final = 1.0
-_TAIL: Final = 67  # bytes of '<link hex>"}\n' at the end of a sealed line
-_HEAD_LINE: Final = 91  # bytes of the state file's head line
+_BLOCK: Final = 1 << 16
+_SCAN_LIMIT: Final = 8 << 20
+"""How far back from the end a tail search looks for a chain line before giving up."""
 _live_sealers: weakref.WeakSet[Sealer] = weakref.WeakSet()
+
+
+def _entry_in_block(block: bytes) -> Optional[ChainEntry]:
+    """The last chain entry among the complete lines of ``block`` (each ending in a newline)."""
+    end = len(block)
+    while end > 0:
+        start = block.rfind(b"\n", 0, end - 1) + 1
+        entry = parse_entry(block[start : end - 1])
+        if entry is not None:
+            return entry
+        end = start
+    return None
+
+
+def last_entry_of_fd(fd: int, size: int) -> tuple[Optional[ChainEntry], bool]:
+    """The last chain entry of an uncompressed file open as ``fd`` (its first ``size`` bytes),
+    and whether the file ends with a partial line (no final newline): a crashed writer."""
+    if size <= 0:
+        return None, False
+    partial = os.pread(fd, 1, size - 1) != b"\n"
+    pos = size
+    carry = b""  # the start of lines already read: ends with a newline (or a partial line)
+    block = 4096  # the last line is usually in the last few kilobytes
+    while pos > 0 and size - pos < _SCAN_LIMIT:
+        start = max(0, pos - block)
+        block = _BLOCK
+        data = os.pread(fd, pos - start, start) + carry
+        pos = start
+        if pos > 0:
+            cut = data.find(b"\n") + 1
+            if cut == 0:  # no line starts in this block: read further back
+                carry = data
+                continue
+            carry, body = data[:cut], data[cut:]
+        else:
+            carry, body = b"", data
+        entry = _entry_in_block(body[: body.rfind(b"\n") + 1])
+        if entry is not None:
+            return entry, partial
+    return None, partial
+
+
+def last_entry(path: Path) -> Optional[ChainEntry]:
+    """The last chain entry of a log file (``.gz`` ones decompressed); None if none."""
+    if path.name.endswith(".gz"):
+        with gzip.open(path, "rb") as stream:
+            found: Optional[ChainEntry] = None
+            rest = b""
+            while True:
+                chunk = stream.read(1 << 20)
+                if not chunk:
+                    break
+                block = rest + chunk
+                cut = block.rfind(b"\n") + 1
+                entry = _entry_in_block(block[:cut])
+                if entry is not None:
+                    found = entry
+                rest = block[cut:]
+            return found
+    fd = open_private(path, os.O_RDONLY)
+    try:
+        return last_entry_of_fd(fd, os.fstat(fd).st_size)[0]
+    finally:
+        os.close(fd)
+
+
+def first_entry(path: Path) -> Optional[ChainEntry]:
+    """The first chain entry of a log file (within its first few megabytes); None if none."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as stream:
+        for count, line in enumerate(stream):
+            entry = parse_entry(line.rstrip(b"\n"))
+            if entry is not None or count > 10_000:
+                return entry
+    return None
+
+
+class StateFile:
+    """The state file as one sealer holds it open: read, rewritten, followed if replaced.
+
+    ``fd`` is None until the first `read` or `write` (which create the file, ``0o600``) and
+    after `close`; the sealer's hot path writes the head line through ``fd`` directly.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: Optional[int] = None
+
+    def _open(self) -> int:
+        if self.fd is None:
+            self.fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
+        return self.fd
+
+    def read(self) -> Optional[ChainState]:
+        """The content (None if the file is new or damaged); OSError if it cannot be opened."""
+        try:
+            return parse_state(os.pread(self._open(), STATE_READ_SIZE, 0))
+        except ValueError:
+            return None
+
+    def write(self, state: ChainState) -> None:
+        """Rewrite the whole file."""
+        fd = self._open()
+        data = render_state(state)
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+
+    def is_current(self) -> bool:
+        """Whether ``fd`` is still the file at the path (not deleted or replaced); False (and
+        closed) otherwise, and while nothing is open, so that it is opened again."""
+        if self.fd is None:
+            return False
+        try:
+            held, now = os.fstat(self.fd), os.stat(self.path)
+        except OSError:
+            self.close()
+            return False
+        if (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino):
+            self.close()
+            return False
+        return True
+
+    def close(self) -> None:
+        """Close (idempotent; after a fork it closes the child's copy only)."""
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _after_fork() -> None:
@@ -98,7 +222,7 @@ class Sealer:
         anchor_interval: float = 60.0,
     ) -> None:
         self.log_set = log_set
-        self.state_path = state_path(log_set)
+        self.chain_state_path = log_set.chain_state_path
         self._key = as_key(key)
         self._key_id = key_id(self._key)
         self._link = Linker(self._key).link
@@ -111,7 +235,7 @@ class Sealer:
         self._seq = -1  # -1: the head must be read back before the next seal
         self._head = GENESIS_LINK
         self._tail = b""  # how the live file ends after our last line: '<link hex>"}\n'
-        self._state = StateFile(self.state_path)
+        self._state = StateFile(self.chain_state_path)
         self._next_check = 0.0
         self._salts = b""
         self._salt_at = _SALT_POOL
@@ -124,7 +248,7 @@ class Sealer:
         """ValueError if the log is already sealed with another key (or with/without one):
         continuing would break the chain for every verifier."""
         try:
-            state = read_state(self.state_path)
+            state = read_state(self.chain_state_path)
         except (OSError, ValueError):  # unreadable: rebuilt at the first seal
             return
         if state is None or (state.keyed, state.key_id) == (self._key is not None, self._key_id):
@@ -180,24 +304,19 @@ class Sealer:
         if at >= _SALT_POOL:
             self._salts = os.urandom(_SALT_POOL)
             at = 0
-        salt = self._salts[at : at + 16]
-        self._salt_at = at + 16
-        commit = hashlib.sha256(salt + payload).digest()
+        salt = self._salts[at : at + SALT_SIZE]
+        self._salt_at = at + SALT_SIZE
+        commit = commitment(salt, payload)
         link = self._link(self._head, seq, commit)
         link_hex = hexlify(link)
-        self._seq, self._head, self._tail = seq, link, link_hex + b'"}\n'
+        self._seq, self._head, self._tail = seq, link, line_end(link_hex)
         if self._state.fd is not None:
             try:
-                os.pwrite(self._state.fd, b"head %020d %s\n" % (seq, link_hex), HEAD_OFFSET)
+                os.pwrite(self._state.fd, render_head(seq, link_hex), HEAD_OFFSET)
             except OSError:
                 self._state.close()
                 self._seq = -1  # reopen (or rebuild) the state at the next seal
-        return b',"seq":%d,"salt":"%s","commit":"%s","link":"%s"}' % (
-            seq,
-            hexlify(salt),
-            hexlify(commit),
-            link_hex,
-        )
+        return sealed_suffix(seq, hexlify(salt), hexlify(commit), link_hex)
 
     def _find_head(self, fd: int, size: int) -> None:
         """Make ``self._seq``/``self._head`` the chain's head before sealing the next line.
@@ -205,20 +324,16 @@ class Sealer:
         Cheap cases first: the live file still ends with our last line, or with the head the
         state file names (another process wrote since). Otherwise read it back (`_recover`).
         """
-        if self._seq >= 0 and size >= _TAIL and self._state.fd is not None:
+        if self._seq >= 0 and size >= LINE_END_SIZE and self._state.fd is not None:
             try:
-                tail = os.pread(fd, _TAIL, size - _TAIL)
+                tail = os.pread(fd, LINE_END_SIZE, size - LINE_END_SIZE)
                 if tail == self._tail:
                     return
-                line = os.pread(self._state.fd, _HEAD_LINE, HEAD_OFFSET)
-                if line[:5] == b"head " and line[5:25].isdigit() and tail == line[26:90] + b'"}\n':
-                    self._seq, self._head, self._tail = (
-                        int(line[5:25]),
-                        unhexlify(line[26:90]),
-                        tail,
-                    )
+                head = parse_head(os.pread(self._state.fd, HEAD_LINE_SIZE, HEAD_OFFSET))
+                if head is not None and tail == line_end(head[1]):
+                    self._seq, self._head, self._tail = head[0], unhexlify(head[1]), tail
                     return
-            except (OSError, ValueError):
+            except OSError:
                 pass
         self._recover(fd, size)
 
@@ -246,7 +361,7 @@ class Sealer:
             head_seq, head = state.head_seq, state.head_link
         else:
             head_seq, head = disk.seq, disk.link
-        self._seq, self._head, self._tail = head_seq, head, hexlify(head) + b'"}\n'
+        self._seq, self._head, self._tail = head_seq, head, line_end(hexlify(head))
 
     def _newest_rotated_entry(self) -> Optional[ChainEntry]:
         for _, path in self.log_set.rotated():
@@ -331,8 +446,15 @@ class Sealer:
         self._state.close()
 
     def _anchor(self, seq: int, link: bytes) -> None:
-        if self.anchor_path is not None and seq > 0:
-            append_anchor(self.anchor_path, self.log_set.path, seq, link)
+        """Append the head to the anchor file (private); errors ignored: logging goes on."""
+        if self.anchor_path is None or seq <= 0:
+            return
+        with contextlib.suppress(OSError):
+            fd = open_private(self.anchor_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            try:
+                os.write(fd, anchor_line(self.log_set.path, seq, link))
+            finally:
+                os.close(fd)
 
     def _forget(self) -> None:
         """After a fork: new salts, head read back, own state descriptor."""

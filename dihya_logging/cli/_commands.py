@@ -213,8 +213,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """Check the chain: exit 0 intact, 1 tampered, 2 cannot check; the report on stdout."""
     from dihya_logging.chain._verify import verify_generation_logs
 
-    if is_database_location(args.location):
-        raise UsageError("verify works on log files (the database store has its own checks)")
     key = _read_key(args)
     report = verify_generation_logs(args.location, key=key, anchor=args.anchor)
     if args.json:
@@ -234,8 +232,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
     """Counts of generations by status, stack, template, user and day."""
     flt = _filter(args)
     stats = Stats()
-    for record in _store(args).iter_records(flt):
-        stats.add(record)
+    store = _store(args)
+    count_stats = getattr(store, "count_stats", None)  # a database counts them itself
+    if count_stats is not None:
+        events, by = count_stats(flt)
+        stats.events.update(events)
+        for name, counts in by.items():
+            stats.counts[name].update(counts)
+    else:
+        for record in store.iter_records(flt):
+            stats.add(record)
     if args.json:
         sys.stdout.write(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
@@ -246,8 +252,17 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Copy a file log set into a PostgreSQL table; running it again adds only new records."""
-    from dihya_logging.postgres._importer import import_log_set
+    from dihya_logging.postgres._importer import import_log_set, partition_in_place
 
+    if args.partition:
+        if not is_database_location(args.to):
+            raise UsageError(f"--to must be a postgresql:// DSN, got {args.to!r}")
+        moved = partition_in_place(args.to, args.table)
+        sys.stdout.write(
+            (f"partitioned by month: {moved} records moved" if moved else "already partitioned")
+            + "; partitions ready for this month and next\n"
+        )
+        return 0
     if is_database_location(args.location):
         raise UsageError("--file must name a log file to migrate from, not a database")
     if not is_database_location(args.to):

@@ -142,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument("--to", required=True, metavar="DSN", help="postgresql://… target")
     migrate.add_argument("--table", metavar="T", help="table name (default dihya_generation_log)")
+    migrate.add_argument(
+        "--partition",
+        action="store_true",
+        help="instead: turn the --to table into the monthly-partitioned one, in place",
+    )
     return parser
 
 

@@ -1,9 +1,11 @@
 """PostgreSQL backend: one audit table shared by every host (needs the ``postgres`` extra).
 
 `PostgresLogHandler` writes records (batched, off the caller's thread, spilled to a local file
-while the database is down); `PostgresStore` reads, purges and anonymizes them in SQL for the
-public API and the CLI (any ``postgresql://`` location); `import_log_set` loads existing
-JSON-lines logs, idempotently; `schema_sql` is the DDL a DBA can run by hand.
+while the database is down; with ``chain=True`` sealed into a per-writer hash chain);
+`PostgresStore` reads, purges and anonymizes them in SQL for the public API and the CLI (any
+``postgresql://`` or ``host=… dbname=…`` location; ``verify`` checks the chains);
+`import_log_set` loads existing JSON-lines logs, idempotently; `partition_in_place` turns a
+schema-1 table into the monthly-partitioned one; `schema_sql` is the DDL a DBA can run by hand.
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ from dihya_logging.postgres._dsn import (
 require_psycopg()  # a clear "install the postgres extra" ImportError, before any submodule
 
 from dihya_logging.postgres._handler import PostgresLogHandler  # noqa: E402
-from dihya_logging.postgres._importer import ImportOutcome, import_log_set  # noqa: E402
+from dihya_logging.postgres._importer import (  # noqa: E402
+    ImportOutcome,
+    import_log_set,
+    partition_in_place,
+)
 from dihya_logging.postgres._schema import ensure_schema, schema_sql  # noqa: E402
 from dihya_logging.postgres._store import PostgresStore  # noqa: E402
 
@@ -33,5 +39,6 @@ __all__ = [
     "display_dsn",
     "ensure_schema",
     "import_log_set",
+    "partition_in_place",
     "schema_sql",
 ]

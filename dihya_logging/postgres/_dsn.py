@@ -1,10 +1,12 @@
 """Connection strings: where a DSN comes from, how it is shown without its password, connecting.
 
-A DSN is a secret (it may hold a password), so it is never logged, never put in a ``repr`` and
-never echoed in an error: `display_dsn` is the only form that leaves this module, and every
-database error is re-raised as `PostgresError` with the password scrubbed from its text.
-A ``postgresql://`` URL may carry ``?table=NAME`` to name the log table (removed before libpq
-sees it), so the CLI and the public API, which take one location string, can reach any table.
+libpq parses DSNs (``postgresql://`` URLs and ``host=… dbname=…`` key/value strings alike),
+through ``psycopg.conninfo``; this module only keeps the password out of sight. A DSN is a
+secret, so it is never logged, never put in a ``repr`` and never echoed in an error: `display_dsn`
+is the only form that leaves this module, and every database error is re-raised as
+`PostgresError` with the password scrubbed from its text. A ``postgresql://`` URL may carry
+``?table=NAME`` to name the log table (removed before libpq sees it), so the CLI and the public
+API, which take one location string, can reach any table.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from typing import TYPE_CHECKING, Any, Final, Optional
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     import psycopg
@@ -20,8 +22,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_TABLE",
     "ENV_DSN",
-    "PostgresError",
     "Location",
+    "PostgresError",
     "display_dsn",
     "require_psycopg",
     "resolve_location",
@@ -33,6 +35,7 @@ ENV_DSN: Final = "DIHYA_PG_DSN"
 """Environment variable holding the DSN when none is passed (keeps it out of config files)."""
 
 _TABLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+_URL = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://", re.IGNORECASE)
 _INSTALL_HINT: Final = "PostgreSQL support needs psycopg 3: pip install 'dihya-logging[postgres]'"
 
 
@@ -58,66 +61,62 @@ def validate_table(table: object) -> str:
     return table
 
 
-def _is_url(dsn: str) -> bool:
-    return bool(re.match(r"^postgres(?:ql)?(?:\+\w+)?://", dsn, re.IGNORECASE))
+def _parse(dsn: str) -> dict[str, Any]:
+    """libpq's reading of ``dsn``; ValueError (never showing the DSN) if it is malformed."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return conninfo_to_dict(dsn)
+    except require_psycopg().Error as exc:
+        detail = "" if "password" in dsn or "@" in dsn else f": {' '.join(str(exc).split())}"
+        raise ValueError(f"not a valid PostgreSQL connection string{detail}") from None
 
 
-def _secrets(dsn: str) -> list[str]:
-    """Every spelling of the password found in ``dsn`` (raw and URL-decoded)."""
-    found: list[str] = []
-    if _is_url(dsn):
-        parts = urlsplit(dsn)
-        if parts.password:
-            found += [parts.password, unquote(parts.password)]
-        for key, value in parse_qsl(parts.query, keep_blank_values=True):
-            if key == "password" and value:
-                found.append(value)
-    else:
-        for match in re.finditer(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn):
-            value = match.group(1)
-            found += [value, value.strip("'")]
-    return sorted({s for s in found if s}, key=len, reverse=True)
+def _secrets(dsn: str, params: dict[str, Any]) -> list[str]:
+    """Every spelling of the password that may appear in ``dsn`` or in an error about it."""
+    password = str(params.get("password") or "")
+    if not password:
+        return []
+    found = {password, quote(password, safe=""), quote(password)}
+    return sorted((s for s in found if s), key=len, reverse=True)
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return " ".join(text.split())[:500]
+
+
+def _display(dsn: str, params: dict[str, Any]) -> str:
+    """A URL without its password (in the user part or the query); key/value text rebuilt by
+    libpq from the parsed parameters, the password left out."""
+    if not _URL.match(dsn):
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(**{k: v for k, v in params.items() if k != "password"})
+    parts = urlsplit(dsn)
+    netloc = parts.netloc.rpartition("@")[2]
+    if parts.username is not None:
+        netloc = f"{parts.username}@{netloc}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "password"]
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
 
 
 def display_dsn(dsn: str) -> str:
     """The DSN with its password removed, fit for reprs, messages and ``LogStore.location``."""
-    if _is_url(dsn):
-        parts = urlsplit(dsn)
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        try:
-            port = parts.port
-        except ValueError:
-            port = None
-        netloc = host + (f":{port}" if port else "")
-        if parts.username:
-            netloc = f"{quote(unquote(parts.username), safe='')}@{netloc}"
-        query = [
-            (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "password"
-        ]
-        return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
-    text = dsn
-    for secret in _secrets(dsn):
-        text = text.replace(secret, "***")
-    return text
-
-
-def scrub(text: str, dsn: str) -> str:
-    """``text`` with every spelling of the DSN's password replaced, cut to one line."""
-    for secret in _secrets(dsn):
-        text = text.replace(secret, "***")
-    return " ".join(text.split())[:500]
+    return resolve_location(dsn).display
 
 
 class Location:
     """A resolved database location: the libpq connection string, the table, the safe name."""
 
     def __init__(self, dsn: str, table: str) -> None:
+        params = _parse(dsn)
         self._dsn = dsn
+        self._secrets = _secrets(dsn, params)
         self.table = validate_table(table)
-        self.display = display_dsn(dsn)
-        if table != DEFAULT_TABLE and _is_url(self.display):
+        self.display = _display(dsn, params)
+        if table != DEFAULT_TABLE and _URL.match(self.display):
             self.display += ("&" if "?" in self.display else "?") + urlencode({"table": table})
 
     def __repr__(self) -> str:
@@ -125,7 +124,7 @@ class Location:
 
     def error(self, action: str, exc: BaseException) -> PostgresError:
         """A one-line `PostgresError` for a failed ``action``, password scrubbed."""
-        detail = scrub(str(exc) or type(exc).__name__, self._dsn)
+        detail = self.scrub(str(exc) or type(exc).__name__)
         return PostgresError(f"PostgreSQL {action} failed ({self.display}): {detail}")
 
     def connect(
@@ -145,8 +144,9 @@ class Location:
         return conn
 
     def scrub(self, text: str) -> str:
-        """Any text (e.g. an error from another layer) with this location's password removed."""
-        return scrub(text, self._dsn)
+        """Any text (e.g. an error from another layer) with this location's password removed,
+        cut to one line."""
+        return _scrub(text, self._secrets)
 
 
 def resolve_location(dsn: Optional[str] = None, table: Optional[str] = None) -> Location:
@@ -161,7 +161,7 @@ def resolve_location(dsn: Optional[str] = None, table: Optional[str] = None) -> 
     if not isinstance(dsn, str):
         raise TypeError(f"dsn must be a string, got {type(dsn).__name__}")
     url_table: Optional[str] = None
-    if _is_url(dsn):
+    if _URL.match(dsn):
         parts = urlsplit(dsn)
         query = parse_qsl(parts.query, keep_blank_values=True)
         kept = [(k, v) for k, v in query if k != "table"]

@@ -5,6 +5,10 @@ Used by `PostgresStore.purge` inside its transaction. The rules are the file sto
 everywhere in the user's records (substrings, keys included); a one-user erasure also replaces
 it, as a whole value, in every other record. Rows are rewritten in Python with the file store's
 own `scrub`, so both backends give byte-for-byte the same records.
+
+Rows sealed into a writer chain (`_chain`) are not simply deleted by a user's erasure: their
+chain entry (chain, seq, commit, link) moves to the tombstone table; a rewritten one is
+resealed (`chain._format.reseal_anonymized`). Both are noted in ``auth`` for the purge record.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ import psycopg
 from psycopg import sql
 
 from dihya_logging._schema import LOGGER_NAME, safe_extra
+from dihya_logging.chain._format import reseal_anonymized, tombstone
+from dihya_logging.postgres._chain import CHAIN_ID_FIELD, Authorisations
 from dihya_logging.postgres._rows import prepare_row
-from dihya_logging.postgres._schema import table_sql
+from dihya_logging.postgres._schema import table_sql, tombstone_table
 from dihya_logging.store._backend import PurgeOutcome
 from dihya_logging.store._purge import scrub
 
@@ -54,6 +60,7 @@ def purge_rows(
     before: Optional[datetime],
     anonymize: bool,
     pseudonym: Optional[str],
+    auth: Authorisations,
 ) -> PurgeOutcome:
     """Delete or anonymize the selected rows and scrub other mentions (caller's transaction).
 
@@ -79,8 +86,26 @@ def purge_rows(
             sql.SQL("SELECT id, record FROM {} WHERE {} FOR UPDATE").format(name, where),
             params,
             lambda r: {**scrub(r, user, token, substrings=True), "user_id": token},
+            auth,
         )
-    else:
+    elif user_id is not None:  # an erasure: chained rows leave their chain entry behind
+        deleted = conn.execute(
+            sql.SQL("DELETE FROM {} WHERE {} RETURNING record_id, record").format(name, where),
+            params,
+        ).fetchall()
+        removed = len(deleted)
+        kept = [(rid, record) for rid, record in deleted if CHAIN_ID_FIELD in record]
+        for _, record in kept:
+            auth.add("tombstoned", record)
+        if kept:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    sql.SQL("INSERT INTO {} (record_id, record) VALUES (%s, %s::jsonb)").format(
+                        table_sql(tombstone_table(table))
+                    ),
+                    [(rid, json.dumps(_tombstone(record))) for rid, record in kept],
+                )
+    else:  # retention: the oldest rows go outright (a chain may start later: see `_chain`)
         query = sql.SQL("DELETE FROM {} WHERE {}").format(name, where)
         removed = max(conn.execute(query, params).rowcount, 0)
     if user_id is not None and before is None:
@@ -102,11 +127,17 @@ def purge_rows(
                 sql.SQL("SELECT id, record FROM {} WHERE id = ANY(%s) FOR UPDATE").format(name),
                 [[row[0] for row in found]],
                 lambda r: scrub(r, user, token, substrings=False),
+                auth,
             )
     return PurgeOutcome(
         removed + anonymized,
         {"removed": removed, "anonymized": anonymized, "scrubbed": scrubbed},
     )
+
+
+def _tombstone(record: dict[str, Any]) -> dict[str, Any]:
+    """What stays of a deleted chained row: its chain entry and the chain's name."""
+    return {**tombstone(record), CHAIN_ID_FIELD: record[CHAIN_ID_FIELD]}
 
 
 def _rewrite(
@@ -115,13 +146,18 @@ def _rewrite(
     select: sql.Composed,
     params: list[Any],
     change: Callable[[dict[str, Any]], dict[str, Any]],
+    auth: Authorisations,
 ) -> int:
-    """Apply ``change`` to the selected rows (locked), updating record and columns."""
+    """Apply ``change`` to the selected rows (locked), updating record and columns; a chained
+    row is resealed (its chain entry kept, the change authorised by the purge record)."""
     updates: list[tuple[int, str, Optional[str], Optional[str], Optional[str]]] = []
     for row_id, record in conn.execute(select, params).fetchall():
         new = change(record)
         if new == record:
             continue
+        if CHAIN_ID_FIELD in record and "seq" in record and "link" in record:
+            new = reseal_anonymized(record, new)
+            auth.add("resealed", new)
         _, _, event, user, status, text = prepare_row("", json.dumps(new, ensure_ascii=False))
         updates.append((row_id, text, event, user, status))
     if updates:

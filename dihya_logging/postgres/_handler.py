@@ -14,10 +14,11 @@ import logging
 import os
 import threading
 import uuid
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from dihya_logging._logset import PathLike
 from dihya_logging._schema import format_timestamp
+from dihya_logging.postgres._chain import RowSealer
 from dihya_logging.postgres._dsn import resolve_location
 from dihya_logging.postgres._spill import Spill, resolve_spill_path
 from dihya_logging.postgres._writer import Writer
@@ -53,6 +54,9 @@ class PostgresLogHandler(logging.Handler):
       ``queue_size`` (records held in memory, 10000; beyond that the caller spills directly),
       ``max_backoff`` (seconds between reconnection attempts at most, 30),
       ``connect_timeout`` (5), ``close_timeout`` (seconds ``close`` waits for the writer, 30).
+    * ``chain`` (False): seal every record into this writer's own hash chain (tamper evidence,
+      checked by ``dihya-logs verify postgresql://…``); ``chain_key`` (or ``$DIHYA_CHAIN_KEY``)
+      keys the links with HMAC-SHA-256, as for files.
     """
 
     def __init__(
@@ -69,6 +73,8 @@ class PostgresLogHandler(logging.Handler):
         close_timeout: float = 30.0,
         create_table: bool = True,
         level: int | str = logging.NOTSET,
+        chain: bool = False,
+        chain_key: Union[str, bytes, None] = None,
     ) -> None:
         super().__init__(level)
         self.location = resolve_location(dsn, table)
@@ -83,6 +89,8 @@ class PostgresLogHandler(logging.Handler):
             "create_table": bool(create_table),
         }
         self.close_timeout = _positive("close_timeout", close_timeout, float)
+        self._chain_key = chain_key
+        self._sealer = RowSealer(chain_key) if chain else None
         self._closed = False
         self._start()
 
@@ -99,6 +107,8 @@ class PostgresLogHandler(logging.Handler):
     def _after_fork(self) -> None:
         """In a forked child: a fresh queue, spill sink and thread; the parent's are left alone."""
         _inherited.append(self._writer)
+        if self._sealer is not None:  # the child is another writer: its own chain
+            self._sealer = RowSealer(self._chain_key)
         self._start()
 
     @property
@@ -124,6 +134,8 @@ class PostgresLogHandler(logging.Handler):
             if self._pid != os.getpid():
                 self._after_fork()
             line = self.format(record)
+            if self._sealer is not None:
+                line = self._sealer.seal(line)
             item = (str(uuid.uuid4()), line)
             if self._closed:  # logged after close (e.g. during shutdown): keep it on disk
                 self._writer.spill.write([item])

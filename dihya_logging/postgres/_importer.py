@@ -10,17 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from dihya_logging._logset import LogSet, PathLike
 from dihya_logging.postgres._dsn import PostgresError, require_psycopg, resolve_location
 from dihya_logging.postgres._rows import loads, prepare_row
-from dihya_logging.postgres._schema import Row, ensure_schema, insert_rows
+from dihya_logging.postgres._schema import (
+    Row,
+    ensure_partitions,
+    ensure_schema,
+    insert_rows,
+    partition_table,
+)
 from dihya_logging.postgres._spill import strip_spill_id
 from dihya_logging.store._reading import ReadStats, open_log_file
 
-__all__ = ["ImportOutcome", "import_log_set"]
+__all__ = ["ImportOutcome", "import_log_set", "partition_in_place"]
 
 
 @dataclass
@@ -106,3 +113,21 @@ def import_log_set(
     if progress is not None:
         progress(outcome.read)
     return outcome
+
+
+def partition_in_place(dsn: Optional[str] = None, table: Optional[str] = None) -> int:
+    """Migrate a schema-1 (plain) log table to the monthly-partitioned one, in place, in one
+    transaction, and make sure this month's and next month's partitions exist (writers that do
+    not own the table cannot create them: run this monthly from the owner's account); returns
+    the records moved (0: already partitioned)."""
+    location = resolve_location(dsn, table)
+    psycopg = require_psycopg()
+    try:
+        with location.connect(autocommit=True) as conn:
+            ensure_schema(conn, location.table)
+            moved = partition_table(conn, location.table)
+            now = datetime.now(timezone.utc)
+            ensure_partitions(conn, location.table, [now, now + timedelta(days=32)])
+            return moved
+    except psycopg.Error as exc:
+        raise location.error("partitioning", exc) from None

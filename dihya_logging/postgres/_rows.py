@@ -26,7 +26,14 @@ try:  # optional fast path
 except ImportError:  # pragma: no cover - orjson is an optional extra
     _orjson = None
 
-__all__ = ["SPILL_ID_FIELD", "loads", "prepare_row", "record_order", "use_fast_json"]
+__all__ = [
+    "SPILL_ID_FIELD",
+    "loads",
+    "prepare_row",
+    "record_order",
+    "stored_record",
+    "use_fast_json",
+]
 
 SPILL_ID_FIELD: Final = "pg_record_id"
 """Key under which a spilled line carries its record id (removed before the row is stored)."""
@@ -80,24 +87,26 @@ def _text(value: Any) -> Optional[str]:
     return _clean_text(value) if isinstance(value, str) else None
 
 
-def prepare_row(record_id: str, line: str, now: Optional[datetime] = None) -> Row:
-    """The row for ``line`` (one JSON object, as the formatter wrote it).
-
-    A line that is not a JSON object (a non-JSON formatter was configured) is kept as the
-    ``message`` of a wrapper record rather than lost. ``ts`` falls back to ``now``.
-    """
+def stored_record(line: str) -> tuple[dict[str, Any], str]:
+    """The record a row stores for ``line`` (one JSON object, as the formatter wrote it), and
+    its JSON text: what ``jsonb`` refuses is cleaned; a line that is not a JSON object (a
+    non-JSON formatter was configured) is kept as the ``message`` of a wrapper record."""
     try:
         record = loads(line)
     except ValueError:
         record = None
     if not isinstance(record, dict):
         record = {"message": line}
-        text = json.dumps(_clean(record), ensure_ascii=False)
-    elif _suspect(line):
+        return record, json.dumps(_clean(record), ensure_ascii=False)
+    if _suspect(line):
         record = _clean(record)
-        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-    else:
-        text = line
+        return record, json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    return record, line
+
+
+def prepare_row(record_id: str, line: str, now: Optional[datetime] = None) -> Row:
+    """The row for ``line`` (see `stored_record`); ``ts`` falls back to ``now``."""
+    record, text = stored_record(line)
     stamp = parse_timestamp(record.get("timestamp", ""))
     if stamp is None:
         stamp = now or datetime.now(timezone.utc)

@@ -12,29 +12,36 @@ in the database, so every host derives the same tokens.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, Final, Optional
 
 import psycopg
 from psycopg import sql
 
 from dihya_logging._schema import EVENT_PURGE
+from dihya_logging.chain._format import ENV_CHAIN_KEY
+from dihya_logging.postgres._chain import CHAIN_ID_FIELD, Authorisations, RowSealer
 from dihya_logging.postgres._dsn import PostgresError, resolve_location
 from dihya_logging.postgres._erasure import audit_line, purge_rows
 from dihya_logging.postgres._rows import prepare_row, record_order, use_fast_json
 from dihya_logging.postgres._schema import (
-    anonymization_key,
+    drop_partitions_before,
     ensure_schema,
+    erasure_lock,
+    heads_table,
     insert_rows,
+    pseudonym_key,
     quote_table,
+    record_erasure,
     table_exists,
     table_sql,
 )
 from dihya_logging.store._backend import PurgeOutcome, RecordFilter
-from dihya_logging.store._pseudonym import ENV_ANON_KEY, pseudonymize_user_id
+from dihya_logging.store._pseudonym import pseudonymize_user_id
 
 __all__ = ["PostgresStore"]
 
@@ -59,6 +66,16 @@ def _where(flt: RecordFilter) -> tuple[sql.Composable, list[Any]]:
     return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses), params
 
 
+_STATS_COLUMNS: Final = (
+    ("status", "status"),
+    ("stack", "stack"),
+    ("template", "template"),
+    ("user", "user_id"),
+    ("day", "day"),
+)
+"""The dimensions of `PostgresStore.count_stats` (``stats``' names) and their columns."""
+
+
 class PostgresStore:
     """The log table behind a DSN; ``location`` shows it without the password."""
 
@@ -70,6 +87,7 @@ class PostgresStore:
         self.location = self._location.display
         self.connect_timeout = connect_timeout
         self._pending_audit: Optional[str] = None
+        self._pending_fields: dict[str, Any] = {}
         self._key: Optional[bytes] = None
 
     def __repr__(self) -> str:
@@ -125,7 +143,8 @@ class PostgresStore:
         return [record_order(row[0]) for row in rows]
 
     def summary(self) -> dict[str, Any]:
-        """Counts per event and status, distinct users, first and last timestamps, size."""
+        """Counts per event and status, distinct users, first and last timestamps, size (with
+        every monthly partition)."""
         name = table_sql(self.table)
         try:
             with self._connect() as conn:
@@ -134,9 +153,11 @@ class PostgresStore:
                 row = conn.execute(
                     sql.SQL(
                         "SELECT count(*), count(DISTINCT user_id), min(ts), max(ts), "
-                        "pg_total_relation_size(%s::regclass) FROM {}"
+                        "pg_total_relation_size(%s::regclass) + coalesce((SELECT "
+                        "sum(pg_total_relation_size(inhrelid))::bigint FROM pg_inherits "
+                        "WHERE inhparent = %s::regclass), 0) FROM {}"
                     ).format(name),
-                    [quote_table(self.table)],
+                    [quote_table(self.table), quote_table(self.table)],
                 ).fetchone()
                 events = conn.execute(
                     sql.SQL("SELECT coalesce(event, ''), count(*) FROM {} GROUP BY 1").format(name)
@@ -159,17 +180,55 @@ class PostgresStore:
             "statuses": dict(statuses),
         }
 
+    def count_stats(self, flt: RecordFilter) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+        """What ``dihya-logs stats`` shows, counted by the database in one scan: records per
+        event, and generation events per status, stack, template, user and day (UTC).
+
+        Missing or empty values count as ``(none)``, as the file store's reading does.
+        """
+        where, params = _where(flt)
+        per_dimension = sql.SQL(
+            "UNION ALL SELECT {}, coalesce(nullif({}, ''), '(none)'), count(*), min(id) "
+            "FROM g GROUP BY 2 "
+        )
+        query = sql.SQL(
+            "WITH r AS MATERIALIZED (SELECT id, event, status, record->>'stack' AS stack, "
+            "record->>'template' AS template, user_id, "
+            "to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day FROM {}{}), "
+            "g AS (SELECT * FROM r WHERE event = 'generation') "
+            "SELECT 'event', coalesce(event, '(none)'), count(*), min(id) FROM r GROUP BY 2 "
+            "{} ORDER BY 4"  # first appearance: ties are listed in the file store's order
+        ).format(
+            table_sql(self.table),
+            where,
+            sql.Composed(
+                [
+                    per_dimension.format(sql.Literal(name), sql.Identifier(column))
+                    for name, column in _STATS_COLUMNS
+                ]
+            ),
+        )
+        events: dict[str, int] = {}
+        by: dict[str, dict[str, int]] = {name: {} for name, _ in _STATS_COLUMNS}
+        try:
+            with self._connect() as conn:
+                if not table_exists(conn, self.table):
+                    return events, by
+                for dimension, value, count, _ in conn.execute(query, params).fetchall():
+                    (events if dimension == "event" else by[dimension])[value] = count
+        except Exception as exc:
+            raise self._fail("stats", exc) from None
+        return events, by
+
     # -- writing -----------------------------------------------------------------------------------
     def pseudonymize(self, user_id: str) -> str:
         """The token standing for ``user_id``: keyed by ``$DIHYA_ANON_KEY`` if set, else by the
         key kept in the database beside the table (the same on every host)."""
-        if os.environ.get(ENV_ANON_KEY):
-            return pseudonymize_user_id(user_id)
         if self._key is None:
             try:
                 with self._connect() as conn:
                     ensure_schema(conn, self.table)
-                    self._key = anonymization_key(conn, self.table)
+                    self._key = pseudonym_key(conn, self.table)
             except Exception as exc:
                 raise self._fail("key lookup", exc) from None
         return pseudonymize_user_id(user_id, key=self._key)
@@ -183,22 +242,55 @@ class PostgresStore:
         The ``purge`` event that follows this store's `purge` completes (updates in place) the
         provisional event that the purge committed with its changes, instead of adding one.
         """
-        line = audit_line(fields)
         pending, self._pending_audit = self._pending_audit, None
+        authorised, self._pending_fields = self._pending_fields, {}
         try:
             with self._connect() as conn:
                 ensure_schema(conn, self.table)
                 if pending is not None and fields.get("event") == EVENT_PURGE:
+                    line = self._audit_line(conn, {**fields, **authorised})
                     _, ts, event, user, status, text = prepare_row(pending, line)
                     query = sql.SQL(
-                        "UPDATE {} SET ts = %s, event = %s, user_id = %s, status = %s, "
-                        "record = %s::jsonb WHERE record_id = %s"
-                    ).format(table_sql(self.table))
-                    if conn.execute(query, [ts, event, user, status, text, pending]).rowcount:
+                        "UPDATE {} AS t SET ts = %s, event = %s, user_id = %s, status = %s, "
+                        "record = %s::jsonb FROM {} AS old WHERE t.record_id = %s "
+                        "AND old.record_id = t.record_id RETURNING old.record->>'chain'"
+                    ).format(table_sql(self.table), table_sql(self.table))
+                    done = conn.execute(query, [ts, event, user, status, text, pending])
+                    if done.rowcount:
+                        self._move_head(conn, done.fetchone(), text)
                         return
+                line = self._audit_line(conn, fields)
                 insert_rows(conn, self.table, [prepare_row(str(uuid.uuid4()), line)])
         except Exception as exc:
             raise self._fail("audit", exc) from None
+
+    def _move_head(self, conn: psycopg.Connection[Any], old: Any, text: str) -> None:
+        """A completed purge record replaced the provisional one (each a one-row chain): the
+        recorded head moves to the new chain."""
+        heads = sql.Identifier(*heads_table(self.table).split("."))
+        if old is not None and old[0] is not None:
+            conn.execute(sql.SQL("DELETE FROM {} WHERE chain = %s").format(heads), [old[0]])
+        record = json.loads(text)
+        if isinstance(record.get(CHAIN_ID_FIELD), str):
+            conn.execute(
+                sql.SQL("INSERT INTO {} (chain, seq, link) VALUES (%s, %s, %s)").format(heads),
+                [record[CHAIN_ID_FIELD], record["seq"], record["link"]],
+            )
+
+    def _audit_line(self, conn: psycopg.Connection[Any], fields: dict[str, Any]) -> str:
+        """An audit record as a line; sealed (a chain of its own) when the table is chained —
+        its newest row carries a chain — or ``$DIHYA_CHAIN_KEY`` is set, so that `verify`
+        can trust the purge records that authorise tombstones."""
+        line = audit_line(fields)
+        newest = conn.execute(
+            sql.SQL("SELECT record ? %s FROM {} ORDER BY id DESC LIMIT 1").format(
+                table_sql(self.table)
+            ),
+            [CHAIN_ID_FIELD],
+        ).fetchone()
+        if os.environ.get(ENV_CHAIN_KEY) or (newest is not None and newest[0]):
+            line = RowSealer().seal(line)
+        return line
 
     def purge(
         self, *, user_id: Optional[str], before: Optional[datetime], anonymize: bool
@@ -218,21 +310,38 @@ class PostgresStore:
         if before is not None:
             scope["before"] = before.isoformat().replace("+00:00", "Z")
         record_id = str(uuid.uuid4())
+        auth = Authorisations()
         try:
             with self._connect() as conn:
                 ensure_schema(conn, self.table)
                 with conn.transaction():
-                    outcome = purge_rows(conn, self.table, user_id, before, anonymize, pseudonym)
+                    erasure_lock(conn, self.table, exclusive=True)
+                    dropped = 0
+                    if user_id is None and before is not None:  # retention: whole months first
+                        dropped = drop_partitions_before(conn, self.table, before)
+                    outcome = purge_rows(
+                        conn, self.table, user_id, before, anonymize, pseudonym, auth
+                    )
+                    if dropped:
+                        outcome = PurgeOutcome(
+                            outcome.count + dropped,
+                            {**outcome.details, "removed": outcome.details["removed"] + dropped},
+                        )
+                    if pseudonym is not None:  # no retried batch may bring the user back
+                        record_erasure(conn, self.table, pseudonym, before)
                     audit = {
                         "event": EVENT_PURGE,
                         "actor": None,
                         "mode": "anonymize" if anonymize else "delete",
                         "filter": scope,
                         "count": outcome.count,
+                        **auth.fields(),
                     }
-                    insert_rows(conn, self.table, [prepare_row(record_id, audit_line(audit))])
+                    line = self._audit_line(conn, audit)
+                    insert_rows(conn, self.table, [prepare_row(record_id, line)])
         except Exception as exc:
             raise self._fail("purge", exc) from None
         self._pending_audit = record_id
+        self._pending_fields = auth.fields()
         outcome.details["audit_record_id"] = record_id
         return outcome

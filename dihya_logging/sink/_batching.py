@@ -117,7 +117,7 @@ class BatchAppender(logging.Handler):
         flock(lock_fd, LOCK_EX)
         try:
             now = _now()
-            if now < self._deadline and pread(lock_fd, 8, 0) == live.generation:
+            if now < self._deadline and pread(lock_fd, 8, 0) == live.change_count:
                 size = lseek(fd, 0, SEEK_END)
             else:
                 fd, size = self._prepare(lock_fd, now, len(lines[0][1]))

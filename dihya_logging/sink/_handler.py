@@ -22,7 +22,7 @@ from os import SEEK_END, lseek, pread
 from time import time as _now
 from typing import TYPE_CHECKING, Any, Final, Optional, TextIO, Union, cast
 
-from dihya_logging._logset import DEFAULT_FILE_MODE, LogSet, PathLike, bump_generation
+from dihya_logging._logset import DEFAULT_FILE_MODE, LogSet, PathLike, bump_change_count
 from dihya_logging.formatter._formatter import RedactingJsonFormatter
 from dihya_logging.sink._batching import BatchAppender
 from dihya_logging.sink._livefile import LiveFile
@@ -282,7 +282,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
         schedule = self._schedule
         if schedule is None:
             return False
-        period = schedule.read_period(self.log_set.state_path, st)
+        period = schedule.read_period(self.log_set.rotation_state_path, st)
         if period is None:
             period = schedule.period(st.st_mtime)
         return schedule.period(_now()) > period
@@ -298,7 +298,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
         with self._thread_lock:
             held = self._held_lock
             if held is not None:  # called by our own rotation, lock held: move the files
-                self._live.generation = bump_generation(held)  # no writer stays behind
+                self._live.change_count = bump_change_count(held)  # no writer stays behind
                 self._rotator.rotate(self.rotate, self._namer())
                 return
             live = self._live
@@ -343,8 +343,8 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
         """Format once, then append one whole line under the locks; failures go to `handleError`.
 
         Besides the write, the common case costs one ``flock`` pair, one ``pread`` of the set's
-        generation (it moves whenever a rotation or a purge changes the live file) and one
-        ``lseek`` for the size. The log path itself is checked when the generation moved, at
+        change count (it moves whenever a rotation or a purge changes the live file) and one
+        ``lseek`` for the size. The log path itself is checked when the change count moved, at
         a period boundary and every `recheck_interval` seconds.
         """
         try:
@@ -366,7 +366,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
                     flock(lock_fd, LOCK_EX)
                     try:
                         now = _now()
-                        if now < self._deadline and pread(lock_fd, 8, 0) == live.generation:
+                        if now < self._deadline and pread(lock_fd, 8, 0) == live.change_count:
                             size = lseek(fd, 0, SEEK_END)
                             if size + len(data) >= self._size_limit:
                                 fd, size = self._prepare(lock_fd, now, len(data))
@@ -465,11 +465,11 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
         """Lock held: make sure we hold the file at the log path; its stat (None when the lock
         file itself was replaced: directory removed). The first time, start the set too."""
         live = self._live
-        generation = pread(lock_fd, 8, 0)
-        # a file deleted while the generation stood still was deleted outside the protocol
-        if not live.follow(now, rescue=generation == live.generation):
+        change_count = pread(lock_fd, 8, 0)
+        # a file deleted while the change count stood still was deleted outside the protocol
+        if not live.follow(now, rescue=change_count == live.change_count):
             return None
-        live.generation = generation
+        live.change_count = change_count
         st = os.fstat(cast(int, live.fd))
         if not self._started:
             self._started = True
@@ -502,7 +502,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
     def _period_due(self, st: os.stat_result, now: float) -> bool:
         """Whether the (non-empty) live file belongs to an earlier period than ``now``."""
         schedule = cast(TimeSchedule, self._schedule)
-        key, state = (st.st_dev, st.st_ino), self.log_set.state_path
+        key, state = (st.st_dev, st.st_ino), self.log_set.rotation_state_path
         if self._period_key != key:
             period = schedule.read_period(state, st)
             if period is None:  # a file nobody dated yet: date it once, for every process
@@ -520,7 +520,7 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
 
     def _rotate(self, lock_fd: int, now: float) -> os.stat_result:
         """Lock held: rotate through `doRollover` (a subclass's too), open the fresh live file
-        and tell every writer (generation); returns its stat.
+        and tell every writer (change count); returns its stat.
 
         A rotation that fails (full disk, a failing ``rotator``) loses no record: the record
         goes to whatever file is at the log path, and `report_rotation_failure` raises the
@@ -536,11 +536,11 @@ class GenerationLogHandler(BatchAppender, logging.handlers.BaseRotatingHandler):
         live = self._live
         live.close_live()
         st = live.open()
-        live.generation = bump_generation(lock_fd)
+        live.change_count = bump_change_count(lock_fd)
         schedule = self._schedule
         if schedule is not None:
             period = schedule.period(now)
-            schedule.write_period(self.log_set.state_path, st, period, self.file_mode)
+            schedule.write_period(self.log_set.rotation_state_path, st, period, self.file_mode)
             self._file_period, self._period_key = period, (st.st_dev, st.st_ino)
             self._boundary = schedule.start(period + 1)
         if self._sealer is not None:

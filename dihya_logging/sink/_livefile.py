@@ -1,7 +1,7 @@
 """`LiveFile`: one writer's descriptors on a log set, kept in step with the files on disk.
 
 Floor 3 (used by the handler). It holds the live file and the lock file open, follows the live
-file when the set's generation says someone rotated or rewrote it, notices a deleted directory
+file when the set's change count says someone rotated or rewrote it, notices a deleted directory
 or a lock file that was replaced, and appends whole lines only: a line never glues onto a
 fragment left by a crashed writer, and a failed write leaves no fragment of its own.
 """
@@ -36,7 +36,7 @@ if hasattr(os, "register_at_fork"):
 class LiveFile:
     """The open live file and lock file of one writer; all methods but `forget` need the lock.
 
-    ``generation`` is the set's change counter when the live file was last checked; a writer
+    ``change_count`` is the set's change counter when the live file was last checked; a writer
     that finds it moved calls `follow`. ``verified`` is the size of the file when it was last
     seen at the log path: if the file is later deleted behind the protocol's back (``rm -r``
     of the directory), the lines written since are *rescued* into the new live file.
@@ -51,7 +51,7 @@ class LiveFile:
         self.path = str(log_set.path)
         self.fd: Optional[int] = None
         self.lock_fd: Optional[int] = None
-        self.generation = b""
+        self.change_count = b""
         self.recheck_at = 0.0
         self.verified = 0
         self.clean_end = -1  # size right after our last complete line
@@ -104,7 +104,7 @@ class LiveFile:
     def follow(self, now: float, *, rescue: bool) -> bool:
         """Make ``fd`` the file at the log path; False if the lock file itself was replaced.
 
-        ``rescue``: the generation did not move, so a deleted file was deleted outside the
+        ``rescue``: the change count did not move, so a deleted file was deleted outside the
         protocol and the lines written to it since it was last verified must be kept.
         """
         self.recheck_at = now + self.recheck_interval
@@ -185,7 +185,7 @@ class LiveFile:
     def forget(self) -> None:
         """Close (after a fork: drop our copy of) both descriptors; everything is re-checked."""
         self.close_live()
-        self.generation = b""
+        self.change_count = b""
         self.recheck_at = 0.0
         fd, self.lock_fd = self.lock_fd, None
         if fd is not None:

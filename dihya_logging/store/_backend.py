@@ -23,11 +23,16 @@ __all__ = [
 ]
 
 _DATABASE_URL = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://", re.IGNORECASE)
+_KEY_VALUE_DSN = re.compile(r"^\s*(?:host|hostaddr|port|dbname|user|service)\s*=")
+"""A libpq key/value connection string (``host=db dbname=logs``) starts with one of these."""
 
 
 def is_database_location(location: object) -> bool:
-    """True when ``location`` names a PostgreSQL database rather than a file."""
-    return isinstance(location, str) and bool(_DATABASE_URL.match(location))
+    """True when ``location`` names a PostgreSQL database rather than a file: a
+    ``postgresql://`` URL or a libpq key/value DSN such as ``host=db dbname=logs``."""
+    return isinstance(location, str) and bool(
+        _DATABASE_URL.match(location) or _KEY_VALUE_DSN.match(location)
+    )
 
 
 @dataclass(frozen=True)

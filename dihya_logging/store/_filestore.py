@@ -26,8 +26,7 @@ from typing import Any, BinaryIO, Optional
 
 from dihya_logging._logset import LogSet, PathLike, fsync_directory, open_private
 from dihya_logging._schema import LOGGER_NAME, safe_extra
-from dihya_logging.chain._format import ENV_CHAIN_KEY
-from dihya_logging.chain._state import read_state, state_path
+from dihya_logging.chain._format import ENV_CHAIN_KEY, read_state
 from dihya_logging.store._backend import PurgeOutcome, RecordFilter
 from dihya_logging.store._pseudonym import pseudonymize_user_id
 from dihya_logging.store._purge import PurgePolicy, PurgeTemp, rewrite_file
@@ -243,7 +242,7 @@ class FileStore:
         The audit event of a purge or export must continue the chain; written unsealed it
         would make `verify` report tampering, so the action is refused before it starts.
         """
-        state = read_state(state_path(self.logset))
+        state = read_state(self.logset.chain_state_path)
         if state is None or not state.keyed or os.environ.get(ENV_CHAIN_KEY):
             return
         for handler in logging.getLogger(LOGGER_NAME).handlers:
@@ -281,7 +280,7 @@ class FileStore:
     def _is_chained(self) -> bool:
         """Whether the log is chained: its chain state file exists (even when every record is
         a tombstone), or the newest record carries the chain."""
-        if state_path(self.logset).exists():
+        if self.logset.chain_state_path.exists():
             return True
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -26,11 +26,16 @@ import re
 from pathlib import Path
 from typing import Final, Optional, Union
 
-from dihya_logging._logset import PathLike, ensure_private_dir, open_private, resolve_log_path
+from dihya_logging._logset import (
+    LogSet,
+    PathLike,
+    ensure_private_dir,
+    open_private,
+    resolve_log_path,
+)
 
 __all__ = [
     "ENV_ANON_KEY",
-    "KEY_FILE_SUFFIX",
     "PSEUDONYM_PREFIX",
     "anonymization_key",
     "key_file_path",
@@ -39,15 +44,13 @@ __all__ = [
 ]
 
 ENV_ANON_KEY: Final = "DIHYA_ANON_KEY"
-KEY_FILE_SUFFIX: Final = ".anonkey"
 PSEUDONYM_PREFIX: Final = "anon_"
 _TOKEN_HEX: Final = 16
 
 
 def key_file_path(log_path: PathLike) -> Path:
     """The anonymization key file of the log at ``log_path``."""
-    path = Path(os.path.abspath(os.fspath(log_path)))
-    return path.with_name(path.name + KEY_FILE_SUFFIX)
+    return LogSet(log_path).anonymization_key_path
 
 
 def _read_key(path: Path) -> bytes:

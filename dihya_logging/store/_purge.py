@@ -20,8 +20,8 @@ Decisions (see also `dihya_logging.store._api`):
   included, never inside a longer id: `pseudonym.replace_user_id`).
 * Damaged lines: a full purge drops them; a one-user purge drops those holding the id's bytes;
   a retention purge drops those whose timestamp text is older than the cut-off.
-* Chained records (``seq`` and ``link``): a removed one becomes ``integrity.tombstone(record)``,
-  an anonymized or scrubbed one ``integrity.reseal_anonymized(record, new_record)``.
+* Chained records (``seq`` and ``link``): a removed one becomes ``tombstone(record)``,
+  an anonymized or scrubbed one ``reseal_anonymized(record, new_record)`` (`chain._format`).
 """
 
 from __future__ import annotations
@@ -191,10 +191,10 @@ class PurgePolicy:
         self.removed += 1
         if not _chained(record):
             return b""
-        from dihya_logging.chain import _sealer as integrity  # lazily: only chained logs need it
+        from dihya_logging.chain._format import tombstone  # lazily: only chained logs need it
 
         self.tombstoned.append(record["seq"])
-        return dump_record(integrity.tombstone(record)) + b"\n"
+        return dump_record(tombstone(record)) + b"\n"
 
     def _anonymized(self, record: dict[str, Any]) -> bytes:
         assert self.user_id is not None
@@ -230,12 +230,10 @@ class PurgePolicy:
 
     def _sealed(self, record: dict[str, Any], new: dict[str, Any]) -> bytes:
         if _chained(record):
-            from dihya_logging.chain import (
-                _sealer as integrity,  # lazily: only chained logs need it
-            )
+            from dihya_logging.chain._format import reseal_anonymized  # lazily, as above
 
             self.resealed.append(record["seq"])
-            new = integrity.reseal_anonymized(record, new)
+            new = reseal_anonymized(record, new)
         return dump_record(new) + b"\n"
 
 
