@@ -179,7 +179,9 @@ def test_export_refusals(
         (["frobnicate"], 2, "invalid choice"),
         ([], 2, "required"),
         (["purge", "--user", "u", "--before", "2026-01-01", "--yes"], 2, "not allowed with"),
-        (["purge", "--anonymize", "--yes"], 2, "--anonymize needs --user"),
+        (["purge", "--anonymize", "--before", "2026-01-01", "--yes"], 2, "needs --user"),
+        (["purge", "--yes"], 2, "--user --before --all is required"),
+        (["purge", "--all", "--user", "u", "--yes"], 2, "not allowed with"),
     ],
 )
 def test_bad_input_is_one_line(
@@ -198,7 +200,7 @@ def test_missing_log_file_is_an_error(tmp_path: Path, subprocess_env: dict[str, 
     """Reading, exporting or purging a log that does not exist fails in one line."""
     missing = str(tmp_path / "nope" / "generation.log")
     for args in (["query"], ["tail"], ["stats"], ["export", str(tmp_path / "x.jsonl")],
-                 ["purge", "--yes"]):  # fmt: skip
+                 ["purge", "--all", "--yes"]):  # fmt: skip
         assert_one_line_error(
             run_cli(*args, "--file", missing, env=subprocess_env), 1, match="no log at"
         )
@@ -297,3 +299,22 @@ def test_damaged_line_is_one_warning_line(log_path: Path, subprocess_env: dict[s
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("dihya-logs: warning: ")
     assert "generation.log" in result.stderr
+
+
+def test_purge_all_is_explicit_and_dry_run_counts(
+    log: tuple[Path, Any], subprocess_env: dict[str, str]
+) -> None:
+    """--dry-run states the count and changes nothing; --all --yes then erases that many."""
+    log_path, records = log
+    before = {p.name: p.read_bytes() for p in log_path.parent.iterdir() if p.suffix != ".lock"}
+    dry = run_cli("purge", "--all", "--dry-run", "--file", str(log_path), env=subprocess_env)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith(f"would remove {len(records)} records")
+    after = {p.name: p.read_bytes() for p in log_path.parent.iterdir() if p.suffix != ".lock"}
+    assert after == before
+    done = run_cli("purge", "--all", "--yes", "--file", str(log_path), env=subprocess_env)
+    assert done.stdout == f"removed {len(records)} records\n"
+    query = run_cli("query", "--json", "--file", str(log_path), env=subprocess_env)
+    left = _json_lines(query.stdout)
+    assert [r["event"] for r in left] == ["purge"]
+    assert left[0]["filter"] == {"all": True}

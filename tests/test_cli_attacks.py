@@ -41,7 +41,7 @@ def _refused(done: subprocess.CompletedProcess[str]) -> None:
         ("stats",),
         ("tail", "-n", "3"),
         ("export", "{tmp}/out.jsonl"),
-        ("purge", "--yes"),
+        ("purge", "--all", "--yes"),
         ("purge", "--user", "u", "--yes"),
     ],
 )

@@ -79,15 +79,15 @@ def test_export_shows_progress_on_a_terminal(
 def test_purge_asks_on_a_terminal_and_proceeds_on_yes(
     log: tuple[Path, list[dict[str, Any]]], subprocess_env: dict[str, str]
 ) -> None:
-    """Without --yes on a terminal, purge asks; typing yes purges (with a progress line)."""
+    """Without --yes on a terminal, purge asks stating the count; yes purges (with progress)."""
     log_path, records = log
     status, screen = run_on_terminal(
         ["purge", "--user", "user_1", "--file", str(log_path)], subprocess_env, answer=b"yes\n"
     )
     assert status == 0, screen
-    assert "permanently remove every record of user 'user_1'" in screen
-    assert "purging… " in screen
     expected = sum(1 for r in records if r["user_id"] == "user_1")
+    assert f"permanently remove {expected:,} records of user 'user_1'" in screen
+    assert "purging… " in screen
     assert f"removed {expected} records" in screen
     left = run_cli("query", "--json", "--user", "user_1", "--file", str(log_path),
                    env=subprocess_env)  # fmt: skip
@@ -98,16 +98,22 @@ def test_purge_cancelled_unless_yes_is_typed(
     log: tuple[Path, Any], subprocess_env: dict[str, str]
 ) -> None:
     """Any answer but 'yes' cancels: exit 1, one error line, the log untouched."""
-    log_path, _ = log
-    before = {p.name: p.read_bytes() for p in log_path.parent.iterdir()}
+    log_path, records = log
+
+    def contents() -> dict[str, bytes]:  # counting may create the lock file, nothing else
+        return {p.name: p.read_bytes() for p in log_path.parent.iterdir() if p.suffix != ".lock"}
+
+    before = contents()
     status, screen = run_on_terminal(
         ["purge", "--before", "2026-03-10", "--file", str(log_path)], subprocess_env, answer=b"y\n"
     )
     assert status == 1
-    assert "every record dated before 2026-03-10T00:00:00Z in " in screen
+    older = sum(1 for r in records if r["timestamp"] < "2026-03-10")
+    assert 0 < older < len(records)
+    assert f"remove {older:,} records dated before 2026-03-10T00:00:00Z in " in screen
     assert screen.rstrip().endswith("dihya-logs: error: purge cancelled")
     assert "Traceback" not in screen
-    assert {p.name: p.read_bytes() for p in log_path.parent.iterdir()} == before
+    assert contents() == before
 
 
 def test_no_progress_when_stderr_is_not_a_terminal(

@@ -96,10 +96,14 @@ def test_bad_read_arguments_raise_clear_errors(
         ({"user_id": "  "}, ValueError, "user_id"),
         ({"before": "last year"}, ValueError, "not a date"),
         ({"before": [2026]}, TypeError, "date"),
-        ({"anonymize": True}, ValueError, "needs a user_id"),
+        ({}, ValueError, "explicit scope"),
+        ({"anonymize": True, "before": "2026-01-01"}, ValueError, "needs a user_id"),
+        ({"all": True, "user_id": "u"}, ValueError, "takes no user_id"),
+        ({"all": "yes"}, TypeError, "all"),
+        ({"user_id": "u", "dry_run": 1}, TypeError, "dry_run"),
         ({"user_id": "u", "anonymize": "yes"}, TypeError, "anonymize"),
-        ({"actor": 5}, TypeError, "actor"),
-        ({"path": 3.5}, TypeError, "path"),
+        ({"all": True, "actor": 5}, TypeError, "actor"),
+        ({"all": True, "path": 3.5}, TypeError, "path"),
     ],
 )
 def test_bad_purge_arguments_raise_before_touching_files(

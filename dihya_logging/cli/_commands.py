@@ -160,26 +160,36 @@ def _confirm(question: str) -> bool:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    """Erase (or anonymize) records, after ``--yes`` or a typed confirmation on a terminal."""
-    from dihya_logging.store._api import purge_store
+    """Erase (or anonymize) records, after ``--yes`` or a typed confirmation on a terminal.
+
+    The scope is explicit (``--user``, ``--before`` or ``--all``); ``--dry-run`` prints how
+    many records would go and changes nothing; the question on a terminal states that count.
+    """
+    from dihya_logging.store._api import count_purge, purge_store
 
     if args.anonymize and args.user is None:
         raise UsageError("--anonymize needs --user")
     before = parse_datetime(args.before) if args.before is not None else None
     _store(args)  # a missing log is an error before any question, a bad DSN too
+    verb = "anonymize" if args.anonymize else "permanently remove"
     if args.user is not None:
-        verb = "anonymize" if args.anonymize else "permanently remove"
-        scope = f"{verb} every record of user {args.user!r}"
+        scope = f"of user {args.user!r}"
     elif before is not None:
-        stamp = before.isoformat().replace("+00:00", "Z")
-        scope = f"permanently remove every record dated before {stamp}"
+        scope = f"dated before {before.isoformat().replace('+00:00', 'Z')}"
     else:
-        scope = "permanently remove EVERY record"
-    if not args.yes:
-        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        scope = "(EVERY record of the log)"
+    if args.dry_run or not args.yes:
+        if not (args.dry_run or (sys.stdin.isatty() and sys.stderr.isatty())):
             raise UsageError("refusing to purge without --yes (no terminal to ask on)")
+        with Progress("counting", sys.stderr) as progress:
+            counted = _store(args, progress if progress.enabled else None)
+            count = count_purge(counted, user_id=args.user, before=before)
+        if args.dry_run:
+            would = "anonymize" if args.anonymize else "remove"
+            sys.stdout.write(f"would {would} {count} records {scope} (dry run: nothing changed)\n")
+            return 0
         question = (
-            f"This will {scope} in {args.location} "
+            f"This will {verb} {count:,} records {scope} in {args.location} "
             "(every file, rotated and compressed ones included)."
         )
         if not _confirm(question):
@@ -187,7 +197,12 @@ def cmd_purge(args: argparse.Namespace) -> int:
     with Progress("purging", sys.stderr) as progress:
         store = _store(args, progress if progress.enabled else None)
         count = purge_store(
-            store, user_id=args.user, before=before, anonymize=args.anonymize, actor=args.actor
+            store,
+            user_id=args.user,
+            before=before,
+            all=args.all,
+            anonymize=args.anonymize,
+            actor=args.actor,
         ).count
     done = "anonymized" if args.anonymize else "removed"
     sys.stdout.write(f"{done} {count} records\n")

@@ -53,12 +53,12 @@ def _detail(record: Mapping[str, Any]) -> str:
     event = record.get("event")
     if event in (None, EVENT_GENERATION):
         return "" if event else clean(record.get("message"))
-    parts = [f"{key}={clean(record[key])}" for key in ("actor", "count") if key in record]
+    parts = [f"{key}={clean(record[key])}" for key in ("actor", "mode", "count") if key in record]
     if record.get("destination"):
         parts.append(f"-> {clean(record['destination'])}")
-    filters = record.get("filters")
-    if isinstance(filters, dict) and filters:
-        parts.append(",".join(f"{k}={clean(v)}" for k, v in sorted(filters.items())))
+    scope = record.get("filter")
+    if isinstance(scope, dict) and scope:
+        parts.append(",".join(f"{k}={clean(v)}" for k, v in sorted(scope.items())))
     return " ".join(parts) or clean(record.get("message"))
 
 

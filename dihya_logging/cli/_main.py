@@ -113,10 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     purge = sub.add_parser(
         "purge", parents=[common, actor], help="erase records (all, one user's, or old ones)"
     )
-    which = purge.add_mutually_exclusive_group()
+    which = purge.add_mutually_exclusive_group(required=True)
     which.add_argument("--user", metavar="U", help="erase (or anonymize) this user's records")
     which.add_argument("--before", metavar="DATE", help="erase records older than DATE")
+    which.add_argument("--all", action="store_true", help="erase every record (explicitly)")
     purge.add_argument("--anonymize", action="store_true", help="keep records, replace the user")
+    purge.add_argument(
+        "--dry-run", action="store_true", help="only say how many records would go; change nothing"
+    )
     purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     verify = sub.add_parser("verify", parents=[common], help="check the tamper-evidence chain")
