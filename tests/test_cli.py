@@ -288,13 +288,13 @@ def test_console_script_and_version(subprocess_env: dict[str, str]) -> None:
 
 
 def test_damaged_line_is_one_warning_line(log_path: Path, subprocess_env: dict[str, str]) -> None:
-    """A damaged line is skipped with one warning line on stderr; the rest is printed."""
+    """A damaged line is skipped with one warning line on stderr, the rest printed; exit 3."""
     records = sample_records(3)
     write_rotated_log(log_path, records)
     with log_path.open("ab") as out:
         out.write(b'{"timestamp": "2026-03-09T00:00:00.000Z", "level": broken\n')
     result = run_cli("query", "--json", "--file", str(log_path), env=subprocess_env)
-    assert result.returncode == 0
+    assert result.returncode == 3
     assert _json_lines(result.stdout) == records
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("dihya-logs: warning: ")

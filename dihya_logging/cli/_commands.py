@@ -19,12 +19,20 @@ from typing import Any, Callable, Final, Optional
 from dihya_logging._logset import LogSet
 from dihya_logging._schema import parse_datetime
 from dihya_logging.cli._console import Progress, RecordTable, Stats, clean
-from dihya_logging.store._backend import LogStore, RecordFilter, is_database_location
+from dihya_logging.store._backend import (
+    LogStore,
+    RecordFilter,
+    is_database_location,
+    read_damage,
+)
 from dihya_logging.store._formats import dump_record
 
-__all__ = ["COMMANDS", "CliError", "UsageError"]
+__all__ = ["COMMANDS", "EXIT_DAMAGED", "CliError", "UsageError"]
 
 _FLUSH_EVERY: Final = 256
+EXIT_DAMAGED: Final = 3
+"""Exit status of a read (tail, query, export, stats) that completed but skipped unreadable
+data: a damaged line or a damaged ``.gz``; a warning line on stderr names each file."""
 
 
 class CliError(Exception):
@@ -53,6 +61,11 @@ def _store(args: argparse.Namespace, progress: Optional[Progress] = None) -> Log
     store = FileStore(location, progress=progress.update_bytes)
     progress.total_bytes = store.size()
     return store
+
+
+def _read_status(store: LogStore) -> int:
+    """0, or `EXIT_DAMAGED` when the store's reads skipped unreadable data."""
+    return EXIT_DAMAGED if read_damage(store) else 0
 
 
 def _write_records(records: Iterable[dict[str, Any]]) -> int:
@@ -86,7 +99,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     _write_records(store.tail(args.lines, RecordFilter()) if args.lines else [])
     sys.stdout.flush()
     if follower is None:
-        return 0
+        return _read_status(store)
     from dihya_logging.store._follow import follow
 
     def emit(line: bytes) -> None:
@@ -117,7 +130,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     first = next(iterator, None)
     if first is None:
         sys.stderr.write("dihya-logs: no matching records\n")
-        return 0
+        return _read_status(store)
     records = itertools.chain([first], iterator)
     if args.json:
         _write_records(records)
@@ -125,7 +138,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         write = sys.stdout.write
         for line in RecordTable().lines(records):
             write(line + "\n")
-    return 0
+    return _read_status(store)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -147,8 +160,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             )
     except FileExistsError:
         raise CliError(f"{args.destination} exists (use --overwrite to replace it)") from None
-    sys.stdout.write(f"exported {count} records to {args.destination}\n")
-    return 0
+    status = _read_status(store)
+    incomplete = " (incomplete: unreadable data skipped, see the warnings)" if status else ""
+    sys.stdout.write(f"exported {count} records to {args.destination}{incomplete}\n")
+    return status
 
 
 def _confirm(question: str) -> bool:
@@ -249,14 +264,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
     """Counts of generations by status, stack, template, user and day."""
     flt = _filter(args)
     stats = Stats()
-    for record in _store(args).iter_records(flt):
+    store = _store(args)
+    for record in store.iter_records(flt):
         stats.add(record)
     if args.json:
         sys.stdout.write(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
         for line in stats.lines():
             sys.stdout.write(line + "\n")
-    return 0
+    return _read_status(store)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

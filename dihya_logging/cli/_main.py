@@ -1,7 +1,9 @@
 """`dihya-logs`: read, query, export, purge, verify and summarise a generation log from a shell.
 
 Floor 4. Standard library only (argparse). Exit status 0 on success, 1 on failure (``verify``: 1
-tampered), 2 on bad usage, a refused purge, or a log ``verify`` cannot check; 130 on Ctrl-C.
+tampered), 2 on bad usage, a refused purge, or a log ``verify`` cannot check; 3 when a read
+(``tail``, ``query``, ``export``, ``stats``) completed but skipped unreadable data (one warning
+line per damaged file names it); 130 on Ctrl-C.
 Every failure is ONE line on stderr, ``dihya-logs: error: …``, never a traceback; a closed pipe
 (``| head``) ends the command quietly.
 """
@@ -38,7 +40,8 @@ examples:
   dihya-logs migrate --file logs/generation.log --to postgresql://audit@db/audit
 
 exit status: 0 success; 1 failure (verify: tampered); 2 bad usage, a refused purge, or
-verify cannot check; 130 interrupted. Errors are one line on stderr."""
+verify cannot check; 3 done, but unreadable data was skipped (a warning names each damaged
+file); 130 interrupted. Errors are one line on stderr."""
 
 
 class _Parser(argparse.ArgumentParser):

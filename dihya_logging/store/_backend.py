@@ -20,6 +20,7 @@ __all__ = [
     "PurgeOutcome",
     "RecordFilter",
     "is_database_location",
+    "read_damage",
 ]
 
 _DATABASE_URL = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://", re.IGNORECASE)
@@ -148,3 +149,9 @@ class LogStore(Protocol):
         Called before a sensitive action, so that an export or purge never happens unaudited.
         """
         ...
+
+
+def read_damage(store: LogStore) -> list[Any]:
+    """What the store's reads could not read so far: a file store's `FileDamage` entries (one
+    per damaged file and read); a database store reads no damaged lines, so none."""
+    return list(getattr(store, "damage", ()))

@@ -6,7 +6,8 @@ sees a half-written export and a failure leaves nothing behind — the temporary
 removed, or, after a ``kill -9``, found and removed by the next export into that directory (a
 temporary file is stale when no process holds its ``flock``). Every export is audited with an
 ``export`` event naming who, how many, which filters (user id pseudonymised), the format and
-the destination's base name — never the data. The event is written once the temporary file
+the destination's base name — never the data — and, when files of the log had unreadable
+parts, which ones and how much (``damaged``). The event is written once the temporary file
 is complete and before it is renamed, so no crash can leave an export that is not audited.
 Audit events are exported like any record: when no user filter is given an export carries the
 audit trail too. A ``scheme://`` destination is handed to an installed exporter (`exporters`);
@@ -30,7 +31,12 @@ from dihya_logging._logset import LogSet, PathLike, fsync_directory, open_privat
 from dihya_logging._schema import EVENT_EXPORT, DateLike
 from dihya_logging.exporters._registry import ExportContext, load_exporter, uri_scheme
 from dihya_logging.store._api import audit_actor, open_store, pseudonym_for
-from dihya_logging.store._backend import LogStore, RecordFilter, is_database_location
+from dihya_logging.store._backend import (
+    LogStore,
+    RecordFilter,
+    is_database_location,
+    read_damage,
+)
 from dihya_logging.store._formats import WRITERS, detect_format, write_csv
 from dihya_logging.store._pseudonym import replace_user_id
 
@@ -319,4 +325,7 @@ def _audit(
         fields["exporter"] = exporter
     if error is not None:
         fields["error"] = error
+    damage = read_damage(store)
+    if damage:  # the export is incomplete: say which files and how much
+        fields["damaged"] = [entry.as_dict() for entry in damage]
     store.append_audit(fields)

@@ -32,6 +32,7 @@ from dihya_logging.store._backend import PurgeOutcome, RecordFilter
 from dihya_logging.store._pseudonym import pseudonymize_user_id
 from dihya_logging.store._purge import PurgePolicy, PurgeTemp, rewrite_file
 from dihya_logging.store._reading import (
+    FileDamage,
     ReadStats,
     iter_file_records,
     open_log_file,
@@ -65,6 +66,11 @@ class FileStore:
                 total += path.stat().st_size
         return total
 
+    @property
+    def damage(self) -> list[FileDamage]:
+        """Files whose unreadable parts this store's reads skipped so far (one entry per read)."""
+        return self.stats.damage
+
     def pseudonymize(self, user_id: str) -> str:
         """The token standing for ``user_id`` in this log (its key file or ``$DIHYA_ANON_KEY``)."""
         return pseudonymize_user_id(user_id, path=self.path)
@@ -80,7 +86,7 @@ class FileStore:
                     locked.enter_context(self.logset.lock(create_dir=False, changes=False))
                 for path in self.logset.files():
                     try:
-                        stream, compressed = open_log_file(path, self.stats)
+                        stream, compressed = open_log_file(path, self.stats, salvage=True)
                     except FileNotFoundError:
                         continue
                     opened.append((path, stream, compressed))
@@ -90,7 +96,8 @@ class FileStore:
                 stream.close()
 
     def iter_records(self, flt: RecordFilter) -> Iterator[dict[str, Any]]:
-        """Matching records, oldest first, streamed; damaged lines warned and skipped."""
+        """Matching records, oldest first, streamed; damage skipped, reported once per file
+        (a `DamagedFileWarning`, and in ``stats.damage``)."""
         with self._snapshot() as files:
             for path, stream, _ in files:
                 yield from iter_file_records(stream, path, flt, self.stats)
@@ -285,5 +292,5 @@ class FileStore:
             return True
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            newest = self.tail(1, RecordFilter())
+            newest = FileStore(self.path).tail(1, RecordFilter())  # own stats: no damage counted
         return bool(newest) and all(name in newest[0] for name in ("seq", "link"))
