@@ -168,11 +168,13 @@ def test_export_refusals(
 @pytest.mark.parametrize(
     ("args", "status", "match"),
     [
-        (["query", "--since", "last tuesday"], 1, "not a date"),
-        (["query", "--until", "2026-02-30"], 1, "not a date"),
-        (["query", "--since", "2026-03-09", "--until", "2026-03-01"], 1, "must be before"),
-        (["stats", "--since", "soon"], 1, "not a date"),
-        (["purge", "--before", "someday", "--yes"], 1, "not a date"),
+        (["query", "--since", "last tuesday"], 2, "not a date"),
+        (["query", "--until", "2026-02-30"], 2, "not a date"),
+        (["query", "--since", "2026-03-09", "--until", "2026-03-01"], 2, "must be before"),
+        (["stats", "--since", "soon"], 2, "not a date"),
+        (["purge", "--before", "someday", "--yes"], 2, "not a date"),
+        (["export", "x.jsonl", "--since", "7x"], 2, "not a date"),
+        (["query", "--event", "bogus"], 2, "invalid choice: 'bogus'"),
         (["query", "--status", "maybe"], 2, "invalid choice"),
         (["query", "--limit", "-4"], 2, "must not be negative"),
         (["tail", "-n", "ten"], 2, "not a whole number"),
@@ -318,3 +320,23 @@ def test_purge_all_is_explicit_and_dry_run_counts(
     left = _json_lines(query.stdout)
     assert [r["event"] for r in left] == ["purge"]
     assert left[0]["filter"] == {"all": True}
+
+
+def test_dates_take_ages_and_basic_iso(
+    log: tuple[Path, Any], subprocess_env: dict[str, str]
+) -> None:
+    """--since 20260305 equals --since 2026-03-05; an age (400000d) reaches back that far."""
+    log_path, records = log
+    basic = run_cli("query", "--json", "--since", "20260305", "--file", str(log_path),
+                    env=subprocess_env)  # fmt: skip
+    extended = run_cli("query", "--json", "--since", "2026-03-05T00:00Z", "--file",
+                       str(log_path), env=subprocess_env)  # fmt: skip
+    assert basic.returncode == 0, basic.stderr
+    assert basic.stdout == extended.stdout
+    assert len(_json_lines(basic.stdout)) == sum(r["timestamp"] >= "2026-03-05" for r in records)
+    ages = run_cli("query", "--json", "--since", "400000d", "--until", "1s", "--file",
+                   str(log_path), env=subprocess_env)  # fmt: skip
+    assert _json_lines(ages.stdout) == records
+    future = run_cli("query", "--json", "--until", "400000d", "--file", str(log_path),
+                     env=subprocess_env)  # fmt: skip
+    assert future.stdout == ""

@@ -126,3 +126,20 @@ def test_no_progress_when_stderr_is_not_a_terminal(
     assert result.returncode == 0
     assert result.stderr == ""
     assert len(read_jsonl(tmp_path / "x.jsonl")) == len(records)
+
+
+def test_query_on_a_terminal_shows_the_newest_hundred_and_says_so(
+    log: tuple[Path, list[dict[str, Any]]], subprocess_env: dict[str, str]
+) -> None:
+    """No --limit on a terminal: the newest 100 rows and a note; --limit 0 shows them all."""
+    log_path, records = log
+    status, screen = run_on_terminal(["query", "--file", str(log_path)], subprocess_env)
+    assert status == 0, screen
+    rows = [text for text in screen.splitlines() if text.startswith("2026-")]
+    assert len(rows) == 100
+    assert rows[-1].startswith(records[-1]["timestamp"])
+    assert "showing the newest 100 records (--limit N for more, 0 for all)" in screen
+    status, screen = run_on_terminal(["query", "--limit", "0", "--file", str(log_path)],
+                                     subprocess_env)  # fmt: skip
+    assert sum(text.startswith("2026-") for text in screen.splitlines()) == len(records)
+    assert "showing the newest" not in screen

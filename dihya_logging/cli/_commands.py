@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Final, Optional
 
 from dihya_logging._logset import LogSet
-from dihya_logging._schema import parse_datetime
+from dihya_logging._schema import EVENT_EXPORT, EVENT_GENERATION, EVENT_PURGE
 from dihya_logging.cli._console import Progress, RecordTable, Stats, clean
 from dihya_logging.store._backend import (
     LogStore,
@@ -27,7 +27,12 @@ from dihya_logging.store._backend import (
 )
 from dihya_logging.store._formats import dump_record
 
-__all__ = ["COMMANDS", "EXIT_DAMAGED", "CliError", "UsageError"]
+__all__ = ["COMMANDS", "EVENTS", "EXIT_DAMAGED", "TERMINAL_LIMIT", "CliError", "UsageError"]
+
+EVENTS: Final = (EVENT_GENERATION, EVENT_EXPORT, EVENT_PURGE)
+"""The event kinds ``--event`` accepts (anything else is a usage error)."""
+TERMINAL_LIMIT: Final = 100
+"""``query`` on a terminal without ``--limit`` shows the newest this many (a pipe gets all)."""
 
 _FLUSH_EVERY: Final = 256
 EXIT_DAMAGED: Final = 3
@@ -117,20 +122,34 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def _filter(args: argparse.Namespace, **extra: Any) -> RecordFilter:
-    """The record filter of ``--user/--since/--until`` (plus ``extra`` criteria)."""
-    return RecordFilter.build(user_id=args.user, since=args.since, until=args.until, **extra)
+    """The record filter of ``--user/--since/--until`` (plus ``extra`` criteria); a
+    contradiction (since after until) is a usage error."""
+    try:
+        return RecordFilter.build(user_id=args.user, since=args.since, until=args.until, **extra)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    """Print the matching records as an aligned table, or JSON lines with ``--json``."""
+    """Print the matching records as an aligned table, or JSON lines with ``--json``.
+
+    On a terminal without ``--limit``, only the newest `TERMINAL_LIMIT` (said on stderr).
+    """
     flt = _filter(args, status=args.status, event=args.event)
     store = _store(args)
-    found = store.tail(args.limit, flt) if args.limit is not None else store.iter_records(flt)
+    limit = args.limit
+    if limit is None and sys.stdout.isatty():
+        limit = TERMINAL_LIMIT
+    found = store.tail(limit, flt) if limit else store.iter_records(flt)
     iterator = iter(found)
     first = next(iterator, None)
     if first is None:
         sys.stderr.write("dihya-logs: no matching records\n")
         return _read_status(store)
+    if args.limit is None and limit and isinstance(found, list) and len(found) == limit:
+        sys.stderr.write(
+            f"dihya-logs: showing the newest {limit} records (--limit N for more, 0 for all)\n"
+        )
     records = itertools.chain([first], iterator)
     if args.json:
         _write_records(records)
@@ -162,7 +181,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(f"{args.destination} exists (use --overwrite to replace it)") from None
     status = _read_status(store)
     incomplete = " (incomplete: unreadable data skipped, see the warnings)" if status else ""
-    sys.stdout.write(f"exported {count} records to {args.destination}{incomplete}\n")
+    summary = sys.stderr if args.destination == "-" else sys.stdout  # stdout carries the data
+    where = "standard output" if args.destination == "-" else args.destination
+    summary.write(f"exported {count} records to {where}{incomplete}\n")
     return status
 
 
@@ -184,7 +205,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
     if args.anonymize and args.user is None:
         raise UsageError("--anonymize needs --user")
-    before = parse_datetime(args.before) if args.before is not None else None
+    before = args.before
     _store(args)  # a missing log is an error before any question, a bad DSN too
     verb = "anonymize" if args.anonymize else "permanently remove"
     if args.user is not None:

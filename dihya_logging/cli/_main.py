@@ -18,11 +18,12 @@ import signal
 import sys
 import warnings
 from collections.abc import Sequence
+from datetime import datetime
 from typing import IO, NoReturn, Optional
 
-from dihya_logging._schema import STATUSES
+from dihya_logging._schema import STATUSES, parse_datetime
 from dihya_logging._version import __version__
-from dihya_logging.cli._commands import COMMANDS, CliError, UsageError
+from dihya_logging.cli._commands import COMMANDS, EVENTS, TERMINAL_LIMIT, CliError, UsageError
 from dihya_logging.store._backend import is_database_location
 
 __all__ = ["build_parser", "main"]
@@ -70,8 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     filters = _Parser(add_help=False)
     filters.add_argument("--user", metavar="U", help="only this user's records")
-    filters.add_argument("--since", metavar="DATE", help="from this date/time (ISO 8601, UTC)")
-    filters.add_argument("--until", metavar="DATE", help="before this date/time (exclusive)")
+    filters.add_argument(
+        "--since",
+        type=_date,
+        metavar="DATE",
+        help="from this date/time (ISO 8601, UTC) or age (30d)",
+    )
+    filters.add_argument(
+        "--until", type=_date, metavar="DATE", help="before this date/time or age (exclusive)"
+    )
     actor = _Parser(add_help=False)
     actor.add_argument(
         "--actor",
@@ -98,8 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
         "query", parents=[common, filters], help="select records: a table, or JSON lines"
     )
     query.add_argument("--status", choices=STATUSES, help="generation status")
-    query.add_argument("--event", metavar="E", help="event kind: generation, export, purge, …")
-    query.add_argument("--limit", type=_count, metavar="N", help="only the newest N matches")
+    query.add_argument("--event", choices=EVENTS, help="event kind")
+    query.add_argument(
+        "--limit",
+        type=_count,
+        metavar="N",
+        help=f"only the newest N matches (0: all; on a terminal the default is {TERMINAL_LIMIT})",
+    )
     query.add_argument("--json", action="store_true", help="JSON lines instead of a table")
 
     export = sub.add_parser(
@@ -108,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "destination",
         metavar="DEST",
-        help="x.jsonl, x.json, x.csv (+.gz), or scheme://… for an installed exporter",
+        help="x.jsonl, x.json, x.csv (+.gz), - for standard output, or scheme://… for an "
+        "installed exporter; never a symlink, FIFO or device",
     )
     export.add_argument("--format", metavar="F", help="jsonl, json or csv (+.gz): overrides DEST")
     export.add_argument("--overwrite", action="store_true", help="replace an existing DEST")
@@ -118,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     which = purge.add_mutually_exclusive_group(required=True)
     which.add_argument("--user", metavar="U", help="erase (or anonymize) this user's records")
-    which.add_argument("--before", metavar="DATE", help="erase records older than DATE")
+    which.add_argument(
+        "--before", type=_date, metavar="DATE", help="erase records older than DATE (or age: 365d)"
+    )
     which.add_argument("--all", action="store_true", help="erase every record (explicitly)")
     purge.add_argument("--anonymize", action="store_true", help="keep records, replace the user")
     purge.add_argument(
@@ -161,6 +177,14 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative: {text}")
     return value
+
+
+def _date(text: str) -> datetime:
+    """A date argument: ISO 8601 or an age (``30d``, ``12h``, ``2w``), as aware UTC."""
+    try:
+        return parse_datetime(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _seconds(text: str) -> float:

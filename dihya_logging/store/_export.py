@@ -21,6 +21,8 @@ import errno
 import fcntl
 import gzip
 import os
+import stat
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -44,6 +46,8 @@ __all__ = ["TEMP_MARK", "export_generation_logs", "export_store", "remove_stale_
 
 TEMP_MARK: Final = ".dihya-export-"
 """Infix of an export's temporary files: ``.<destination name>.dihya-export-<random>``."""
+STDOUT: Final = "-"
+"""The destination that means standard output."""
 
 Progress = Callable[[int], None]
 _PROGRESS_EVERY: Final = 4096
@@ -63,8 +67,10 @@ def export_generation_logs(
     """Write the selected records to ``destination_path``; return the count; audit it.
 
     The format comes from the suffix (``.jsonl``, ``.json``, ``.csv``, each optionally
-    ``.gz``) or ``format``; a ``scheme://`` destination goes to the installed exporter for that
-    scheme (``file://`` is a local file). Unknown suffix or scheme → ValueError; an existing
+    ``.gz``) or ``format``; ``"-"`` is standard output (JSON lines unless ``format``); a
+    ``scheme://`` destination goes to the installed exporter for that scheme (``file://`` is
+    a local file). A destination that is a symlink, a FIFO or a device is refused (ValueError),
+    with or without ``overwrite``. Unknown suffix or scheme → ValueError; an existing
     destination → FileExistsError unless ``overwrite``.
     """
     flt = RecordFilter.build(user_id=user_id, since=since, until=until)
@@ -98,6 +104,8 @@ def export_store(
     scheme = uri_scheme(destination)
     if scheme is not None and scheme != "file":
         return _export_to_plugin(store, str(destination), scheme, flt, format, overwrite, actor)
+    if isinstance(destination, str) and destination == STDOUT:
+        return _export_to_stdout(store, flt, format, actor, progress)
     if scheme == "file":
         destination = unquote(urlsplit(str(destination)).path)
     target = Path(os.path.abspath(os.fspath(destination)))
@@ -112,6 +120,45 @@ def export_store(
         _audit(store, actor, count, flt, label, target.name, None)
 
     return _write_file(target, base, gz, records, overwrite, audit)
+
+
+def _export_to_stdout(
+    store: LogStore,
+    flt: RecordFilter,
+    format: str | None,
+    actor: str | None,
+    progress: Optional[Progress],
+) -> int:
+    """Stream the records to standard output (``jsonl`` unless ``format`` says otherwise).
+
+    Data leaves as it is written, so the export is audited after success and failure alike.
+    """
+    base, gz = detect_format("stdout.jsonl", format)
+    records: Iterable[dict[str, Any]] = store.iter_records(flt)
+    if progress is not None:
+        records = _reporting(records, progress)
+    counted = [0]
+
+    def tally() -> Iterator[dict[str, Any]]:
+        for record in records:
+            yield record
+            counted[0] += 1
+
+    label = base + (".gz" if gz else "")
+    out = sys.stdout.buffer
+    sys.stdout.flush()
+    try:
+        if gz:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=out) as zipped:
+                _write_stream(None, base, tally(), cast(IO[bytes], zipped))
+        else:
+            _write_stream(None, base, tally(), out)
+        out.flush()
+    except BaseException as exc:
+        _audit(store, actor, counted[0], flt, label, STDOUT, None, error=type(exc).__name__)
+        raise
+    _audit(store, actor, counted[0], flt, label, STDOUT, None)
+    return counted[0]
 
 
 def _check_destination(store: LogStore, target: Path, overwrite: bool) -> None:
@@ -129,9 +176,25 @@ def _check_destination(store: LogStore, target: Path, overwrite: bool) -> None:
             target.parent == logset.directory and target.name.startswith(logset.path.name + ".")
         ):
             raise ValueError(f"refusing to export onto the log's own files: {target}")
+    _refuse_special(target)
     if not overwrite and (target.exists() or target.is_symlink()):
         raise FileExistsError(
             errno.EEXIST, "the export destination exists (pass overwrite=True)", str(target)
+        )
+
+
+def _refuse_special(target: Path) -> None:
+    """Refuse a destination that exists and is not a regular file: a symlink, a FIFO, a device,
+    a socket is never written through nor replaced, with or without ``overwrite``."""
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+        raise ValueError(
+            f"refusing to export onto {target}: it is {kind} (never replaced nor written "
+            "through; choose another destination or remove it first)"
         )
 
 
@@ -212,9 +275,9 @@ def _write_file(
                 with gzip.GzipFile(
                     filename=inner, mode="wb", compresslevel=6, fileobj=raw
                 ) as zipped:
-                    count = _write_stream(target, base, records, cast(IO[bytes], zipped))
+                    count = _write_stream(target.parent, base, records, cast(IO[bytes], zipped))
             else:
-                count = _write_stream(target, base, records, raw)
+                count = _write_stream(target.parent, base, records, raw)
             raw.flush()
             os.fsync(raw.fileno())
         audit(count)
@@ -224,11 +287,11 @@ def _write_file(
 
 
 def _write_stream(
-    target: Path, base: str, records: Iterable[dict[str, Any]], out: IO[bytes]
+    spool_dir: Optional[Path], base: str, records: Iterable[dict[str, Any]], out: IO[bytes]
 ) -> int:
-    """Run the format's writer (CSV through a spool)."""
-    if base == "csv":  # rows wait in an anonymous private file beside the destination
-        with tempfile.TemporaryFile(dir=target.parent) as spool:
+    """Run the format's writer (CSV through a spool in ``spool_dir``, default the temp dir)."""
+    if base == "csv":  # rows wait in an anonymous private file (beside the destination)
+        with tempfile.TemporaryFile(dir=spool_dir) as spool:
             return write_csv(records, out, spool=spool)
     return WRITERS[base](records, out)
 
@@ -236,6 +299,7 @@ def _write_stream(
 def _publish(temp: Path, target: Path, overwrite: bool) -> None:
     """Rename ``temp`` to ``target``; without ``overwrite`` never clobber (link is atomic)."""
     if overwrite:
+        _refuse_special(target)  # again: it may have been planted while the export ran
         os.replace(temp, target)
         return
     try:
