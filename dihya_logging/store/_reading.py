@@ -56,8 +56,8 @@ _GZIP_MAGIC: Final = b"\x1f\x8b"
 _GZIP_CHUNK: Final = 1 << 16
 """Compressed bytes fed to the decompressor at a time when salvaging."""
 _SALVAGE_STEP: Final = 256
-"""After a decompression error, the chunk is fed again in steps this small: all before the
-damage is kept but the last step."""
+"""After a decompression error, the chunk is fed again in steps this small, then the failing
+step byte by byte: everything before the damage is kept."""
 
 
 def _pick_loads() -> Callable[[bytes], Any]:
@@ -309,16 +309,21 @@ class _SalvagingGzipReader:
             return self._salvage(before, data, start, exc)
 
     def _salvage(self, inflater: Any, data: bytes, start: int, error: zlib.error) -> bytes:
-        """Decompress ``data`` in small steps from the state before it, up to the damage."""
+        """Decompress ``data`` from the state before it, in ever smaller steps, up to the byte
+        where the damage is detected: everything before it is kept."""
         out: list[bytes] = []
-        offset = start
-        for index in range(0, len(data), _SALVAGE_STEP):
-            offset = start + index
-            try:
-                out.append(inflater.decompress(data[index : index + _SALVAGE_STEP]))
-            except zlib.error:
-                break
-        self._stop(f"corrupt compressed data near byte {offset:,} ({error})", offset)
+        offset = 0
+        for step in (_SALVAGE_STEP, 1):
+            end = len(data) if step == _SALVAGE_STEP else min(offset + _SALVAGE_STEP, len(data))
+            while offset < end:
+                before = inflater.copy()
+                try:
+                    out.append(inflater.decompress(data[offset : offset + step]))
+                except zlib.error:
+                    inflater = before
+                    break
+                offset += step
+        self._stop(f"corrupt compressed data near byte {start + offset:,} ({error})", start + offset)
         return b"".join(out)
 
     def _stop(self, reason: str, offset: int) -> None:
