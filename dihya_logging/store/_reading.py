@@ -323,7 +323,8 @@ class _SalvagingGzipReader:
                     inflater = before
                     break
                 offset += step
-        self._stop(f"corrupt compressed data near byte {start + offset:,} ({error})", start + offset)
+        where = start + offset
+        self._stop(f"corrupt compressed data near byte {where:,} ({error})", where)
         return b"".join(out)
 
     def _stop(self, reason: str, offset: int) -> None:
