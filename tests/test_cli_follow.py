@@ -28,10 +28,12 @@ def _line(record: dict[str, Any]) -> bytes:
 class Follow:
     """A running ``tail --follow`` whose stdout lines arrive on a queue."""
 
-    def __init__(self, log: Path, env: dict[str, str], lines: int = 2) -> None:
+    def __init__(
+        self, log: Path, env: dict[str, str], lines: int = 2, extra: tuple[str, ...] = ()
+    ) -> None:
         self.child = subprocess.Popen(
             [sys.executable, "-m", "dihya_logging", "tail", "-f", "-n", str(lines),
-             "--interval", "0.05", "--file", str(log)],
+             "--interval", "0.05", *extra, "--file", str(log)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
         )  # fmt: skip
         self.lines: queue.Queue[bytes] = queue.Queue()
@@ -175,3 +177,57 @@ def test_follow_through_a_real_handler_rotation(
         handler.close()
         if follower is not None:
             follower.stop(signal.SIGKILL)
+
+
+ROTATING_WRITER = r"""
+import logging, sys, time
+from dihya_logging.formatter._formatter import RedactingJsonFormatter
+from dihya_logging.sink._handler import GenerationLogHandler
+path, count, compress = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+handler = GenerationLogHandler(path, maxBytes=4000, backupCount=0, compress=compress)
+handler.setFormatter(RedactingJsonFormatter())
+logger = logging.getLogger("writer")
+logger.propagate = False
+logger.addHandler(handler)
+logger.setLevel(logging.INFO)
+for n in range(count):
+    logger.info("generation", extra={"event": "generation", "n": n, "user_id": f"user_{n % 3}",
+                                     "status": "error" if n % 5 == 0 else "success"})
+    if n % 200 == 0:
+        time.sleep(0.01)
+handler.close()
+"""
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_follow_prints_every_record_once_while_a_writer_rotates_every_few_kb(
+    log_path: Path, subprocess_env: dict[str, str], compress: bool
+) -> None:
+    """3,000 records from a writer process rotating every 4 kB: each printed exactly once."""
+    count = 3000
+    write_log(log_path, [_marker(0)])
+    everything = Follow(log_path, subprocess_env, lines=1)
+    filtered = Follow(log_path, subprocess_env, lines=1,
+                      extra=("--json", "--user", "user_1", "--status", "success"))  # fmt: skip
+    chosen = [n for n in range(count) if n % 3 == 1 and n % 5 != 0]
+    try:
+        assert everything.take(1)[0]["message"] == "m0"
+        writer = subprocess.run(
+            [sys.executable, "-c", ROTATING_WRITER, str(log_path), str(count), str(int(compress))],
+            env=subprocess_env, timeout=120, check=True,
+        )  # fmt: skip
+        assert writer.returncode == 0
+        rotated = [
+            p.name for p in log_path.parent.iterdir() if p.name.startswith("generation.log.")
+        ]
+        assert sum(name[len("generation.log.") :].split(".")[0].isdigit() for name in rotated) > 50
+        printed = [r["n"] for r in everything.take(count)]
+        assert sorted(printed) == list(range(count))
+        assert printed == list(range(count))  # in order, too
+        assert [r["n"] for r in filtered.take(len(chosen))] == chosen
+        for follower in (everything, filtered):
+            with pytest.raises(queue.Empty):
+                follower.lines.get(timeout=1.0)  # and nothing more: no duplicate
+    finally:
+        results = [everything.stop(), filtered.stop()]
+    assert [err for _, err in results] == ["", ""]

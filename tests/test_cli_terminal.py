@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -143,3 +144,22 @@ def test_query_on_a_terminal_shows_the_newest_hundred_and_says_so(
                                      subprocess_env)  # fmt: skip
     assert sum(text.startswith("2026-") for text in screen.splitlines()) == len(records)
     assert "showing the newest" not in screen
+
+
+def test_tail_prints_a_table_on_a_terminal_and_json_when_asked(
+    log: tuple[Path, list[dict[str, Any]]], subprocess_env: dict[str, str]
+) -> None:
+    """tail on a terminal: a header and aligned rows; --json: JSON lines even there."""
+    log_path, records = log
+    status, screen = run_on_terminal(["tail", "-n", "3", "--file", str(log_path)], subprocess_env)
+    assert status == 0, screen
+    lines = screen.splitlines()
+    assert lines[0].split() == ["time", "event", "user", "project", "stack", "status", "files",
+                                "error"]  # fmt: skip
+    assert [text[:24] for text in lines[1:4]] == [r["timestamp"] for r in records[-3:]]
+    status, screen = run_on_terminal(
+        ["tail", "-n", "3", "--json", "--file", str(log_path)], subprocess_env
+    )
+    assert [json.loads(text)["timestamp"] for text in screen.splitlines()] == [
+        r["timestamp"] for r in records[-3:]
+    ]

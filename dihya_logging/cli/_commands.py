@@ -91,8 +91,40 @@ def _write_records(records: Iterable[dict[str, Any]]) -> int:
     return count
 
 
+class _RecordPrinter:
+    """Prints records as JSON lines (``--json``, or stdout not a terminal) or as table rows."""
+
+    def __init__(self, as_json: bool, *, streaming: bool) -> None:
+        self.as_json = as_json or not sys.stdout.isatty()
+        self.table = RecordTable()
+        self.streaming = streaming
+        self.header_done = False
+
+    def print(self, records: Iterable[dict[str, Any]]) -> None:
+        """Print a batch (a streaming table has fixed widths and one header)."""
+        if self.as_json:
+            _write_records(records)
+            return
+        if not self.streaming:
+            for line in self.table.lines(records):
+                sys.stdout.write(line + "\n")
+            return
+        widths = list(RecordTable.FIXED)
+        for record in records:
+            if not self.header_done:
+                sys.stdout.write(self.table.join(list(RecordTable.COLUMNS), widths) + "\n")
+                self.header_done = True
+            sys.stdout.write(self.table.join(RecordTable.row(record), widths) + "\n")
+        sys.stdout.flush()
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
-    """Print the newest records; with ``--follow``, keep printing new ones."""
+    """Print the newest records; with ``--follow``, keep printing new ones, across rotations.
+
+    ``--user/--status/--event/--since/--until`` filter both; a table on a terminal, JSON lines
+    with ``--json`` or when piped.
+    """
+    flt = _filter(args, status=args.status, event=args.event)
     store = _store(args)
     follower = None
     if args.follow:
@@ -101,11 +133,14 @@ def cmd_tail(args: argparse.Namespace) -> int:
         from dihya_logging.store._follow import Follower
 
         follower = Follower(LogSet(args.location).path)  # opened first: no gap before following
-    _write_records(store.tail(args.lines, RecordFilter()) if args.lines else [])
+    printer = _RecordPrinter(args.json, streaming=follower is not None)
+    printer.print(store.tail(args.lines, flt) if args.lines else [])
     sys.stdout.flush()
     if follower is None:
         return _read_status(store)
     from dihya_logging.store._follow import follow
+
+    seen = {"damaged": 0, "lost": 0}
 
     def emit(line: bytes) -> None:
         try:
@@ -114,8 +149,20 @@ def cmd_tail(args: argparse.Namespace) -> int:
             record = None
         if not isinstance(record, dict):
             sys.stderr.write("dihya-logs: warning: a damaged line of the live file was skipped\n")
-        elif not record.get("tombstone"):
-            _write_records([record])
+        elif not record.get("tombstone") and flt.matches(record):
+            printer.print([record])
+        assert follower is not None
+        if follower.damaged > seen["damaged"]:
+            seen["damaged"] = follower.damaged
+            sys.stderr.write(
+                "dihya-logs: warning: a rotated file ended with a cut line (skipped)\n"
+            )
+        if follower.lost > seen["lost"]:
+            seen["lost"] = follower.lost
+            sys.stderr.write(
+                "dihya-logs: warning: rotated files were removed before they could be read "
+                "(some records were not printed)\n"
+            )
 
     follow(follower.path, emit, interval=args.interval, follower=follower)
     return 0  # pragma: no cover - follow only ends by a signal

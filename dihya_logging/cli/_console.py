@@ -67,6 +67,8 @@ class RecordTable:
 
     COLUMNS: Final = ("time", "event", "user", "project", "stack", "status", "files", "error")
     CAPS: Final = (24, 10, 24, 28, 12, 7, 5, 80)
+    FIXED: Final = (24, 10, 16, 20, 10, 7, 5, 80)
+    """Widths of a table printed as records arrive (``tail --follow``): nothing to sample."""
     SAMPLE: Final = 200
 
     @staticmethod
@@ -95,13 +97,13 @@ class RecordTable:
         for cells in sample:
             for index, cell in enumerate(cells):
                 widths[index] = max(widths[index], min(len(cell), self.CAPS[index]))
-        yield self._join(list(self.COLUMNS), widths)
+        yield self.join(list(self.COLUMNS), widths)
         for cells in sample:
-            yield self._join(cells, widths)
+            yield self.join(cells, widths)
         for record in iterator:
-            yield self._join(self.row(record), widths)
+            yield self.join(self.row(record), widths)
 
-    def _join(self, cells: list[str], widths: list[int]) -> str:
+    def join(self, cells: list[str], widths: list[int]) -> str:
         """Pad every column but the last; right-align the file count."""
         out = []
         last = len(cells) - 1

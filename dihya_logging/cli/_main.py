@@ -97,9 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    tail = sub.add_parser("tail", parents=[common], help="print the newest records as JSON lines")
+    tail = sub.add_parser(
+        "tail", parents=[common, filters], help="print the newest records, and follow new ones"
+    )
     tail.add_argument("-n", "--lines", type=_count, default=10, metavar="N", help="default 10")
-    tail.add_argument("-f", "--follow", action="store_true", help="keep printing new records")
+    tail.add_argument(
+        "-f", "--follow", action="store_true", help="keep printing new records (across rotations)"
+    )
+    tail.add_argument("--status", choices=STATUSES, help="generation status")
+    tail.add_argument("--event", choices=EVENTS, help="event kind")
+    tail.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
     tail.add_argument("--interval", type=_seconds, default=0.5, help=argparse.SUPPRESS)
 
     query = sub.add_parser(
