@@ -61,9 +61,10 @@ def _store(args: argparse.Namespace, progress: Optional[Progress] = None) -> Log
         return open_store(location)
     if not LogSet(location).files():
         raise CliError(f"no log at {location} (use --file or set DIHYA_LOG_FILE)")
+    key = _read_key(args) if hasattr(args, "key_env") else None
     if progress is None:
-        return FileStore(location)
-    store = FileStore(location, progress=progress.update_bytes)
+        return FileStore(location, chain_key=key)
+    store = FileStore(location, progress=progress.update_bytes, chain_key=key)
     progress.total_bytes = store.size()
     return store
 
@@ -249,9 +250,19 @@ def cmd_purge(args: argparse.Namespace) -> int:
     many records would go and changes nothing; the question on a terminal states that count.
     """
     from dihya_logging.store._api import count_purge, purge_store
+    from dihya_logging.store._receipt import (
+        build_receipt,
+        check_receipt_destination,
+        write_receipt,
+    )
 
     if args.anonymize and args.user is None:
         raise UsageError("--anonymize needs --user")
+    if args.receipt is not None and not args.dry_run:
+        try:
+            check_receipt_destination(args.receipt)
+        except OSError as exc:
+            raise UsageError(f"--receipt {args.receipt}: {exc.strerror}") from None
     before = args.before
     _store(args)  # a missing log is an error before any question, a bad DSN too
     verb = "anonymize" if args.anonymize else "permanently remove"
@@ -279,16 +290,19 @@ def cmd_purge(args: argparse.Namespace) -> int:
             raise CliError("purge cancelled")
     with Progress("purging", sys.stderr) as progress:
         store = _store(args, progress if progress.enabled else None)
-        count = purge_store(
+        outcome = purge_store(
             store,
             user_id=args.user,
             before=before,
             all=args.all,
             anonymize=args.anonymize,
             actor=args.actor,
-        ).count
+        )
     done = "anonymized" if args.anonymize else "removed"
-    sys.stdout.write(f"{done} {count} records\n")
+    sys.stdout.write(f"{done} {outcome.count} records\n")
+    if args.receipt is not None:
+        written = write_receipt(args.receipt, build_receipt(store, outcome))
+        sys.stdout.write(f"receipt written to {written}\n")
     return 0
 
 

@@ -80,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     filters.add_argument(
         "--until", type=_date, metavar="DATE", help="before this date/time or age (exclusive)"
     )
+    keys = _Parser(add_help=False)
+    key = keys.add_mutually_exclusive_group()
+    key.add_argument(
+        "--key-env",
+        metavar="VAR",
+        help="read the chain key from this variable (default: $DIHYA_CHAIN_KEY)",
+    )
+    key.add_argument("--key-file", metavar="F", help="read the chain key from this file")
     actor = _Parser(add_help=False)
     actor.add_argument(
         "--actor",
@@ -123,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--json", action="store_true", help="JSON lines instead of a table")
 
     export = sub.add_parser(
-        "export", parents=[common, filters, actor], help="write records to a file or exporter"
+        "export", parents=[common, filters, actor, keys], help="write records to a file or exporter"
     )
     export.add_argument(
         "destination",
@@ -135,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--overwrite", action="store_true", help="replace an existing DEST")
 
     purge = sub.add_parser(
-        "purge", parents=[common, actor], help="erase records (all, one user's, or old ones)"
+        "purge", parents=[common, actor, keys], help="erase records (all, one user's, or old ones)"
     )
     which = purge.add_mutually_exclusive_group(required=True)
     which.add_argument("--user", metavar="U", help="erase (or anonymize) this user's records")
@@ -148,15 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="only say how many records would go; change nothing"
     )
     purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-
-    verify = sub.add_parser("verify", parents=[common], help="check the tamper-evidence chain")
-    key = verify.add_mutually_exclusive_group()
-    key.add_argument(
-        "--key-env",
-        metavar="VAR",
-        help="read the chain key from this variable (default: $DIHYA_CHAIN_KEY)",
+    purge.add_argument(
+        "--receipt",
+        metavar="FILE",
+        help="write a JSON erasure receipt to this new file (HMAC-signed when the chain is keyed)",
     )
-    key.add_argument("--key-file", metavar="F", help="read the chain key from this file")
+
+    verify = sub.add_parser(
+        "verify", parents=[common, keys], help="check the tamper-evidence chain"
+    )
     verify.add_argument(
         "--anchor", metavar="F", help="anchor file of chain heads (default $DIHYA_CHAIN_ANCHOR)"
     )

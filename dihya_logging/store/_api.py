@@ -303,6 +303,7 @@ def purge_generation_logs(
     dry_run: bool = False,
     actor: Optional[str] = None,
     path: Optional[PathLike] = None,
+    receipt: Optional[PathLike] = None,
 ) -> int:
     """Remove records from every file (rotated and ``.gz`` ones too); return how many.
 
@@ -310,10 +311,16 @@ def purge_generation_logs(
     are kept with the id replaced by a stable token), ``before`` (retention: records older than
     that date), or ``all=True`` (everything); none of them is a ValueError. ``dry_run=True``
     returns the count and changes nothing. Audited with a ``purge`` event naming no data.
+    ``receipt``: a new file to write the erasure receipt to (see `store._receipt`; an existing
+    path is refused before anything is purged).
     """
     _check_purge(user_id, before, all, anonymize, dry_run, actor)
+    if receipt is not None and not dry_run:
+        from dihya_logging.store._receipt import check_receipt_destination
+
+        check_receipt_destination(receipt)
     store = open_store(path)
-    return purge_store(
+    outcome = purge_store(
         store,
         user_id=user_id,
         before=before,
@@ -321,4 +328,9 @@ def purge_generation_logs(
         anonymize=anonymize,
         dry_run=dry_run,
         actor=actor,
-    ).count
+    )
+    if receipt is not None and not dry_run:
+        from dihya_logging.store._receipt import build_receipt, write_receipt
+
+        write_receipt(receipt, build_receipt(store, outcome))
+    return outcome.count

@@ -13,6 +13,7 @@ for itself).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import logging
@@ -28,8 +29,8 @@ from dihya_logging._logset import LogSet, PathLike, fsync_directory, open_privat
 from dihya_logging._schema import LOGGER_NAME, safe_extra
 from dihya_logging.chain._format import ENV_CHAIN_KEY
 from dihya_logging.chain._state import read_state, state_path
-from dihya_logging.store._backend import PurgeOutcome, RecordFilter
-from dihya_logging.store._pseudonym import pseudonymize_user_id
+from dihya_logging.store._backend import AUDIT_EVENTS, PurgeOutcome, RecordFilter
+from dihya_logging.store._pseudonym import anonymization_key, pseudonymize_user_id
 from dihya_logging.store._purge import PurgePolicy, PurgeTemp, rewrite_file
 from dihya_logging.store._reading import (
     FileDamage,
@@ -46,14 +47,22 @@ class FileStore:
     """The log set at ``path`` (live file, rotated and ``.gz`` backups) as a `LogStore`.
 
     ``progress(bytes_read)`` is called as files are read (the CLI shows it); `stats` counts
-    the bytes read from disk over the store's life.
+    the bytes read from disk over the store's life. ``chain_key`` seals the audit events this
+    store writes into a keyed chain (default: the attached handler's, or ``$DIHYA_CHAIN_KEY``).
     """
 
-    def __init__(self, path: PathLike, *, progress: Optional[Callable[[int], None]] = None) -> None:
+    def __init__(
+        self,
+        path: PathLike,
+        *,
+        progress: Optional[Callable[[int], None]] = None,
+        chain_key: Optional[bytes] = None,
+    ) -> None:
         self.logset = LogSet(path)
         self.path: Path = self.logset.path
         self.location: str = str(self.path)
         self.stats = ReadStats(progress=progress)
+        self.chain_key = chain_key
 
     def __repr__(self) -> str:
         return f"FileStore({self.location!r})"
@@ -95,9 +104,23 @@ class FileStore:
             for _, stream, _ in opened:
                 stream.close()
 
+    def about_user(self, flt: RecordFilter) -> RecordFilter:
+        """``flt`` that also finds the audit events about its user, when it asks for ``purge``
+        or ``export`` events: their scope holds the user's token, computed with this log's key
+        (none made if the log has no key yet: then no event can name the user)."""
+        if flt.user_id is None or flt.event not in AUDIT_EVENTS or flt.audit_pseudonym:
+            return flt
+        try:
+            key = anonymization_key(self.path, create=False)
+        except FileNotFoundError:
+            return flt
+        token = pseudonymize_user_id(flt.user_id, key=key)
+        return dataclasses.replace(flt, audit_pseudonym=token)
+
     def iter_records(self, flt: RecordFilter) -> Iterator[dict[str, Any]]:
         """Matching records, oldest first, streamed; damage skipped, reported once per file
         (a `DamagedFileWarning`, and in ``stats.damage``)."""
+        flt = self.about_user(flt)
         with self._snapshot() as files:
             for path, stream, _ in files:
                 yield from iter_file_records(stream, path, flt, self.stats)
@@ -107,6 +130,7 @@ class FileStore:
         found: list[dict[str, Any]] = []
         if limit <= 0:
             return found
+        flt = self.about_user(flt)
         with self._snapshot() as files:
             for path, stream, compressed in reversed(files):
                 wanted = limit - len(found)
@@ -154,9 +178,13 @@ class FileStore:
             # every file is rewritten before any is replaced: a file that cannot be read (a
             # damaged .gz) fails the purge with nothing changed, not half of the set purged
             temps: list[tuple[Path, PurgeTemp]] = []
+            per_file: dict[str, int] = {}
             try:
                 for path in files:
+                    done = policy.count
                     temp = rewrite_file(path, self.logset, policy, self.stats)
+                    if policy.count > done:
+                        per_file[path.name] = policy.count - done
                     if temp is not None:
                         temps.append((path, temp))
                 for path, temp in temps:
@@ -179,6 +207,7 @@ class FileStore:
             "damaged_removed": policy.damaged,
             "files_rewritten": rewritten,
             "files_deleted": deleted,
+            "per_file": per_file,
             "stale_temp_files_removed": len(stale),
         }
         if policy.tombstoned:
@@ -251,15 +280,30 @@ class FileStore:
         would make `verify` report tampering, so the action is refused before it starts.
         """
         state = read_state(state_path(self.logset))
-        if state is None or not state.keyed or os.environ.get(ENV_CHAIN_KEY):
+        if state is None or not state.keyed or self.key() is not None:
             return
         for handler in logging.getLogger(LOGGER_NAME).handlers:
             if os.fspath(getattr(handler, "log_path", "")) == self.location:
                 return  # the attached handler holds the key
         raise ValueError(
-            f"{self.location} is sealed with a chain key: set {ENV_CHAIN_KEY} (or attach the keyed "
-            "handler) so the audit record of this action continues the chain"
+            f"{self.location} is sealed with a chain key: give it (--key-file/--key-env, "
+            f"${ENV_CHAIN_KEY}, or attach the keyed handler) so the audit record of this action "
+            "continues the chain"
         )
+
+    def key(self) -> Optional[bytes]:
+        """The chain key this store seals with: its own, else ``$DIHYA_CHAIN_KEY``, else None."""
+        if self.chain_key:
+            return self.chain_key
+        env = os.environ.get(ENV_CHAIN_KEY)
+        return env.encode("utf-8") if env else None
+
+    def chain_head(self) -> Optional[dict[str, Any]]:
+        """The chain's head as its state file records it (seq, link, keyed), None if unchained."""
+        state = read_state(state_path(self.logset))
+        if state is None:
+            return None
+        return {"seq": state.head_seq, "link": state.head_link.hex(), "keyed": state.keyed}
 
     def _append_with_own_handler(self, event: str, extra: dict[str, Any]) -> None:
         from dihya_logging.formatter._formatter import RedactingJsonFormatter
@@ -268,7 +312,7 @@ class FileStore:
         handler: logging.Handler
         if self._is_chained():
             try:
-                handler = GenerationLogHandler(self.path, chain=True)
+                handler = GenerationLogHandler(self.path, chain=True, chain_key=self.chain_key)
             except ValueError as exc:  # no chain key available here
                 warnings.warn(
                     f"audit event written without the chain: {exc}", RuntimeWarning, stacklevel=3

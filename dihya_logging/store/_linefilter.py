@@ -79,7 +79,8 @@ class Gate:
     def __init__(self, flt: RecordFilter) -> None:
         reqs: list[tuple[bytes, ...]] = []
         if flt.user_id is not None:
-            reqs.append(json_needles(flt.user_id))
+            token = flt.audit_pseudonym
+            reqs.append(json_needles(flt.user_id) + (json_needles(token) if token else ()))
         if flt.event is not None:
             reqs.append(json_needles(flt.event))
         if flt.status is not None:
