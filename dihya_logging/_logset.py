@@ -134,6 +134,12 @@ def bump_generation(lock_fd: int) -> bytes:
 
 
 _ROTATED = re.compile(r"\.(\d+)(\.gz)?$")
+_FOREIGN = re.compile(
+    r"[-.](?:\d{8}(?:[-_T]?\d{2,6})?|\d{10}|\d{4}-\d\d-\d\d(?:[-_T]\d\d(?:[-:]?\d\d){0,2})?)"
+    r"(?P<suffix>\.(?:gz|bz2|xz|zst|lz4|Z))?"
+)
+"""A name an external rotator (logrotate's ``dateext``) gives the live file: ``-20261204``,
+``.2026-12-04``, ``-1733270400`` (``%s``), optionally compressed."""
 
 
 class LogSet:
@@ -172,9 +178,34 @@ class LogSet:
         found.sort(key=lambda item: (item[0], item[1].name))
         return found
 
+    def foreign(self) -> tuple[list[Path], list[Path]]:
+        """Files an external rotator (logrotate with ``dateext``) made of the live file:
+        ``(readable, unreadable)`` — plain or ``.gz``, and other compressions (bz2, xz, …)."""
+        readable: list[Path] = []
+        unreadable: list[Path] = []
+        prefix = self.path.name
+        try:
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
+            return readable, unreadable
+        for name in names:
+            match = _FOREIGN.fullmatch(name[len(prefix) :]) if name.startswith(prefix) else None
+            if match is not None:
+                suffix = match.group("suffix")
+                kept = readable if suffix in (None, ".gz") else unreadable
+                kept.append(self.directory / name)
+        return sorted(readable), sorted(unreadable)
+
     def files(self) -> list[Path]:
-        """Every existing file of the set, oldest first: ``.N[.gz]`` … ``.1[.gz]``, live file."""
+        """Every readable file of the set, oldest first: ``.N[.gz]`` … ``.1[.gz]``, live file.
+
+        Files renamed by an external rotator (`foreign`, plain or ``.gz``) are included too,
+        placed among the numbered backups by modification time (a rotation keeps it).
+        """
         ordered = [path for _, path in reversed(self.rotated())]
+        foreign, _ = self.foreign()
+        if foreign:
+            ordered = _merge_by_mtime(ordered, foreign)
         if self.path.exists():
             ordered.append(self.path)
         return ordered
@@ -212,6 +243,27 @@ class LogSet:
                         bump_generation(fd)
         finally:
             os.close(fd)  # closing the description releases the flock
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _merge_by_mtime(own: list[Path], foreign: list[Path]) -> list[Path]:
+    """Numbered backups (oldest first, their order kept) with foreign ones slotted in by mtime."""
+    merged: list[Path] = []
+    index = 0
+    for path in sorted(foreign, key=lambda item: (_mtime(item), item.name)):
+        moment = _mtime(path)
+        while index < len(own) and _mtime(own[index]) <= moment:
+            merged.append(own[index])
+            index += 1
+        merged.append(path)
+    merged.extend(own[index:])
+    return merged
 
 
 def resolve_log_path(path: PathLike | None = None) -> Path:

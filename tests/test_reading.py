@@ -117,7 +117,7 @@ def test_a_corrupt_gz_yields_the_records_before_the_damage(tmp_path: Path) -> No
     stats = ReadStats()
     with pytest.warns(DamagedFileWarning, match=str(path)):
         records = _read(path, stats=stats)
-    numbers = [r["n"] for r in records]
+    numbers = [r.get("n") for r in records]  # after the damage, garbage may even parse
     assert numbers[: intact.count(b"\n")] == list(range(intact.count(b"\n")))
     assert len(numbers) < 3000
     (damage,) = stats.damage

@@ -99,6 +99,12 @@ class FileStore:
                     except FileNotFoundError:
                         continue
                     opened.append((path, stream, compressed))
+                for path in self.logset.foreign()[1]:  # never silently left out
+                    reason = f"compressed as {path.suffix} by an external rotator: not read"
+                    lost = FileDamage(str(path), compressed=reason)
+                    with contextlib.suppress(OSError):
+                        lost.compressed_bytes_unreadable = path.stat().st_size
+                    self.stats.report(lost)
             yield opened
         finally:
             for _, stream, _ in opened:
@@ -171,6 +177,14 @@ class FileStore:
         deleted: list[str] = []
         with self.logset.lock():  # bumps the generation on release: writers re-check the file
             stale = self._remove_stale_temp_files()
+            unreadable = self.logset.foreign()[1]
+            if unreadable:
+                names = ", ".join(path.name for path in unreadable)
+                raise ValueError(
+                    f"refusing to purge: {names} (renamed and compressed by an external rotator) "
+                    "cannot be rewritten (only plain and .gz files can): decompress them, then "
+                    "purge again"
+                )
             files = self.logset.files()
             for path in files:  # refuse before changing anything
                 if not stat.S_ISREG(os.lstat(path).st_mode):
