@@ -41,9 +41,11 @@ __all__ = [
     "LogSet",
     "PathLike",
     "TEMP_MARK",
+    "attached_handlers",
     "bump_generation",
     "ensure_private_dir",
     "fsync_directory",
+    "handler_writing",
     "open_private",
     "read_generation",
     "resolve_log_path",
@@ -266,18 +268,36 @@ def _merge_by_mtime(own: list[Path], foreign: list[Path]) -> list[Path]:
     return merged
 
 
-def resolve_log_path(path: PathLike | None = None) -> Path:
-    """The log file an API call works on when ``path`` is None.
+def attached_handlers() -> Iterator[tuple[logging.Handler, Path]]:
+    """The handlers of the ``dihya.generation`` logger that write a log file, with its path.
 
-    The file of the handler attached to the ``dihya.generation`` logger (any handler exposing
-    a ``log_path`` attribute, so queue front-ends count too), else ``$DIHYA_LOG_FILE``, else
-    ``logs/generation.log``.
+    Any handler exposing a ``log_path`` attribute counts (so queue front-ends do too): the one
+    place that knows how to find "the attached handler's file".
     """
-    if path is not None:
-        return Path(os.path.abspath(os.fspath(path)))
     for handler in logging.getLogger(LOGGER_NAME).handlers:
         attached = getattr(handler, "log_path", None)
         if attached is not None:
-            return Path(attached)
+            yield handler, Path(attached)
+
+
+def handler_writing(path: PathLike) -> logging.Handler | None:
+    """The attached handler that writes the log at ``path``, if any."""
+    wanted = os.path.abspath(os.fspath(path))
+    for handler, attached in attached_handlers():
+        if os.path.abspath(attached) == wanted:
+            return handler
+    return None
+
+
+def resolve_log_path(path: PathLike | None = None) -> Path:
+    """The log file an API call works on when ``path`` is None.
+
+    The file of the handler attached to the ``dihya.generation`` logger (`attached_handlers`),
+    else ``$DIHYA_LOG_FILE``, else ``logs/generation.log``.
+    """
+    if path is not None:
+        return Path(os.path.abspath(os.fspath(path)))
+    for _, attached in attached_handlers():
+        return attached
     env = os.environ.get(ENV_LOG_FILE)
     return Path(os.path.abspath(env or DEFAULT_LOG_FILE))

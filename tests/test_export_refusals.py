@@ -23,7 +23,7 @@ from helpers_export import read_jsonl, sample_records, write_rotated_log
 from dihya_logging.store._api import get_generation_logs
 from dihya_logging.store._backend import PurgeOutcome, RecordFilter
 from dihya_logging.store._export import (
-    TEMP_MARK,
+    EXPORT_TEMP,
     export_generation_logs,
     export_store,
     remove_stale_exports,
@@ -69,7 +69,7 @@ def log(log_path: Path) -> Path:
 
 def _leftovers(directory: Path) -> list[str]:
     """Temporary export files in a directory."""
-    return [name for name in os.listdir(directory) if TEMP_MARK in name]
+    return [name for name in os.listdir(directory) if EXPORT_TEMP in name]
 
 
 @pytest.mark.parametrize("name", ["out.txt", "out", "out.xml.gz"])

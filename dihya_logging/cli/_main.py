@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import os
 import signal
 import sys
@@ -52,14 +51,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def _default_actor() -> str:
-    """The OS user running the command (the ``--actor`` default)."""
-    try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry, no LOGNAME: still say who
-        return f"uid:{os.getuid()}"
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     common = _Parser(add_help=False)
@@ -91,7 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
     actor = _Parser(add_help=False)
     actor.add_argument(
         "--actor",
-        default=_default_actor(),
         help="who is acting, for the audit record (default: the OS user name)",
     )
 

@@ -29,15 +29,14 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import logging
 import os
 import warnings
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final, Optional
 
-from dihya_logging._logset import ENV_LOG_FILE, PathLike, resolve_log_path
-from dihya_logging._schema import EVENT_PURGE, LOGGER_NAME, DateLike, parse_datetime
+from dihya_logging._logset import ENV_LOG_FILE, PathLike, attached_handlers, resolve_log_path
+from dihya_logging._schema import EVENT_PURGE, DateLike, parse_datetime
 from dihya_logging.store._backend import LogStore, PurgeOutcome, RecordFilter, is_database_location
 from dihya_logging.store._filestore import FileStore
 from dihya_logging.store._pseudonym import pseudonymize_user_id, replace_user_id
@@ -66,7 +65,7 @@ def open_store(location: Optional[PathLike] = None) -> LogStore:
         raise TypeError(f"path must be a string, a path or None, got {type(location).__name__}")
     if location is None:
         env = os.environ.get(ENV_LOG_FILE)
-        if env and is_database_location(env) and _attached_log() is None:
+        if env and is_database_location(env) and next(attached_handlers(), None) is None:
             location = env
     if is_database_location(location):
         from dihya_logging.postgres._store import PostgresStore
@@ -74,15 +73,6 @@ def open_store(location: Optional[PathLike] = None) -> LogStore:
         store: LogStore = PostgresStore(str(location))
         return store
     return FileStore(resolve_log_path(location))
-
-
-def _attached_log() -> Optional[object]:
-    """The file of a handler attached to the generation logger, if any."""
-    for handler in logging.getLogger(LOGGER_NAME).handlers:
-        attached: object = getattr(handler, "log_path", None)
-        if attached is not None:
-            return attached
-    return None
 
 
 def _check_limit(limit: object) -> Optional[int]:

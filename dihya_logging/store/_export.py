@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any, Final, Optional, cast
 from urllib.parse import unquote, urlsplit
 
-from dihya_logging._logset import LogSet, PathLike, fsync_directory, open_private
+from dihya_logging._logset import TEMP_MARK, LogSet, PathLike, fsync_directory, open_private
 from dihya_logging._schema import EVENT_EXPORT, DateLike
 from dihya_logging.exporters._registry import ExportContext, load_exporter, uri_scheme
 from dihya_logging.store._api import audit_actor, open_store, pseudonym_for
@@ -42,10 +42,11 @@ from dihya_logging.store._backend import (
 from dihya_logging.store._formats import WRITERS, detect_format, write_csv
 from dihya_logging.store._pseudonym import replace_user_id
 
-__all__ = ["TEMP_MARK", "export_generation_logs", "export_store", "remove_stale_exports"]
+__all__ = ["EXPORT_TEMP", "export_generation_logs", "export_store", "remove_stale_exports"]
 
-TEMP_MARK: Final = ".dihya-export-"
-"""Infix of an export's temporary files: ``.<destination name>.dihya-export-<random>``."""
+EXPORT_TEMP: Final = f"{TEMP_MARK}dihya-export-"
+"""Infix of an export's temporary files: ``.<destination name>.tmp-dihya-export-<random>`` (the
+log set's temporary-file mark, and a purpose tag that no other program's files carry)."""
 STDOUT: Final = "-"
 """The destination that means standard output."""
 
@@ -221,7 +222,7 @@ def remove_stale_exports(directory: Path) -> list[Path]:
     except OSError:
         return removed
     for name in names:
-        if not (name.startswith(".") and TEMP_MARK in name):
+        if not (name.startswith(".") and EXPORT_TEMP in name):
             continue
         candidate = directory / name
         try:
@@ -246,7 +247,7 @@ def remove_stale_exports(directory: Path) -> list[Path]:
 @contextlib.contextmanager
 def _private_temp(target: Path) -> Iterator[tuple[Path, int]]:
     """A locked ``0o600`` temporary file beside ``target``; removed on exit unless renamed."""
-    temp = target.with_name(f".{target.name[:80]}{TEMP_MARK}{os.urandom(6).hex()}")
+    temp = target.with_name(f".{target.name[:80]}{EXPORT_TEMP}{os.urandom(6).hex()}")
     fd = open_private(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -25,7 +25,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Optional
 
-from dihya_logging._logset import LogSet, PathLike, fsync_directory, open_private
+from dihya_logging._logset import (
+    LogSet,
+    PathLike,
+    fsync_directory,
+    handler_writing,
+    open_private,
+)
 from dihya_logging._schema import LOGGER_NAME, safe_extra
 from dihya_logging.chain._format import ENV_CHAIN_KEY
 from dihya_logging.chain._state import read_state, state_path
@@ -272,10 +278,8 @@ class FileStore:
         event = str(fields.get("event") or "audit")
         extra = safe_extra(fields)
         logger = logging.getLogger(LOGGER_NAME)
-        for handler in logger.handlers:
-            target = getattr(handler, "log_path", None)
-            if target is None or os.fspath(target) != self.location:
-                continue
+        handler = handler_writing(self.path)
+        if handler is not None:
             if logger.isEnabledFor(logging.INFO) and handler.level <= logging.INFO:
                 logger.info(event, extra=extra)
             else:  # the audit event must not be dropped by a level
@@ -296,9 +300,8 @@ class FileStore:
         state = read_state(state_path(self.logset))
         if state is None or not state.keyed or self.key() is not None:
             return
-        for handler in logging.getLogger(LOGGER_NAME).handlers:
-            if os.fspath(getattr(handler, "log_path", "")) == self.location:
-                return  # the attached handler holds the key
+        if handler_writing(self.path) is not None:
+            return  # the attached handler holds the key
         raise ValueError(
             f"{self.location} is sealed with a chain key: give it (--key-file/--key-env, "
             f"${ENV_CHAIN_KEY}, or attach the keyed handler) so the audit record of this action "
