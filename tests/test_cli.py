@@ -340,3 +340,40 @@ def test_dates_take_ages_and_basic_iso(
     future = run_cli("query", "--json", "--until", "400000d", "--file", str(log_path),
                      env=subprocess_env)  # fmt: skip
     assert future.stdout == ""
+
+
+def test_stats_answer_questions_by_period_with_error_rates_and_durations(
+    log_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """--by week|month groups periods; error rates per stack/template; p50/p95; --top; --csv."""
+    records = []
+    for n in range(200):
+        record = dict(sample_records(1)[0], user_id=f"user_{n % 30}", stack=("a", "b")[n % 2],
+                      template="t", status="error" if n % 10 == 0 else "success")  # fmt: skip
+        record["timestamp"] = f"2026-{1 + n % 12:02d}-{1 + n % 28:02d}T00:00:00.000Z"
+        record["duration_ms"] = n + 1 if record["stack"] == "a" else 1000
+        records.append(record)
+    records.sort(key=lambda r: r["timestamp"])
+    write_rotated_log(log_path, records)
+    auto = run_cli("stats", "--json", "--file", str(log_path), env=subprocess_env)
+    assert json.loads(auto.stdout)["period"] == "week"  # 11 months: weeks, not 330 days
+    monthly = run_cli("stats", "--json", "--by", "month", "--file", str(log_path),
+                      env=subprocess_env)  # fmt: skip
+    data = json.loads(monthly.stdout)
+    assert data["period"] == "month" and len(data["by_month"]) == 12
+    assert data["stacks"]["a"]["error_rate"] == 0.2 and data["stacks"]["b"]["error_rate"] == 0.0
+    durations = sorted(r["duration_ms"] for r in records if r["stack"] == "a")
+    assert (data["stacks"]["a"]["p50_ms"], data["stacks"]["a"]["p95_ms"]) == (99, 189)
+    assert (durations[49], durations[94]) == (99, 189)  # nearest rank: the 50th and 95th of 100
+    assert data["stacks"]["b"]["p95_ms"] == 1000
+    weekly = json.loads(run_cli("stats", "--json", "--by", "week", "--file", str(log_path),
+                                env=subprocess_env).stdout)  # fmt: skip
+    assert sum(weekly["by_week"].values()) == 200 and all("-W" in k for k in weekly["by_week"])
+    text = run_cli("stats", "--top", "5", "--file", str(log_path), env=subprocess_env).stdout
+    assert "… and 25 more (--top N, or --json for all)" in text
+    assert any(line.split()[:5] == ["a", "100", "20", "20.0%", "99"] for line in text.splitlines())
+    rows = run_cli("stats", "--csv", "--by", "month", "--file", str(log_path),
+                   env=subprocess_env).stdout.splitlines()  # fmt: skip
+    assert rows[0] == "section,key,generations,errors,error_rate,p50_ms,p95_ms"
+    assert "stack,a,100,20,0.2,99,189" in rows
+    assert sum(row.startswith("month,") for row in rows) == 12

@@ -343,14 +343,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    """Counts of generations by status, stack, template, user and day."""
+    """Generations by status, stack, template, user and period; error rates; durations."""
     flt = _filter(args)
-    stats = Stats()
+    stats = Stats(by=args.by, top=args.top)
     store = _store(args)
     for record in store.iter_records(flt):
         stats.add(record)
     if args.json:
         sys.stdout.write(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2) + "\n")
+    elif args.csv:
+        import csv
+
+        csv.writer(sys.stdout, lineterminator="\n").writerows(stats.rows())
     else:
         for line in stats.lines():
             sys.stdout.write(line + "\n")

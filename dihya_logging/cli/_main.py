@@ -161,9 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
 
     stats = sub.add_parser(
-        "stats", parents=[common, filters], help="counts by status, stack, template, user, day"
+        "stats",
+        parents=[common, filters],
+        help="generations by status, stack, template, user and period; error rates; durations",
     )
-    stats.add_argument("--json", action="store_true", help="print the counts as JSON")
+    stats.add_argument(
+        "--by", choices=("day", "week", "month"), help="period (default: by the log's span)"
+    )
+    stats.add_argument(
+        "--top", type=_count, default=20, metavar="N", help="rows per ranking (default 20; 0: all)"
+    )
+    shape = stats.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print everything as JSON")
+    shape.add_argument("--csv", action="store_true", help="print the tables as CSV")
 
     migrate = sub.add_parser(
         "migrate", parents=[common], help="copy a file log set into PostgreSQL (idempotent)"
