@@ -24,6 +24,7 @@ import os
 import stat
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Final, Optional, cast
@@ -52,6 +53,7 @@ STDOUT: Final = "-"
 
 Progress = Callable[[int], None]
 _PROGRESS_EVERY: Final = 4096
+_SEED_RECORDS: Final = 256
 
 
 def export_generation_logs(
@@ -120,7 +122,7 @@ def export_store(
     def audit(count: int) -> None:
         _audit(store, actor, count, flt, label, target.name, None)
 
-    return _write_file(target, base, gz, records, overwrite, audit)
+    return _write_file(target, base, gz, records, overwrite, audit, _newest(store, flt))
 
 
 def _export_to_stdout(
@@ -135,6 +137,7 @@ def _export_to_stdout(
     Data leaves as it is written, so the export is audited after success and failure alike.
     """
     base, gz = detect_format("stdout.jsonl", format)
+    newest = _newest(store, flt)
     records: Iterable[dict[str, Any]] = store.iter_records(flt)
     if progress is not None:
         records = _reporting(records, progress)
@@ -151,15 +154,27 @@ def _export_to_stdout(
     try:
         if gz:
             with gzip.GzipFile(filename="", mode="wb", fileobj=out) as zipped:
-                _write_stream(None, base, tally(), cast(IO[bytes], zipped))
+                _write_stream(None, base, tally(), cast(IO[bytes], zipped), newest)
         else:
-            _write_stream(None, base, tally(), out)
+            _write_stream(None, base, tally(), out, newest)
         out.flush()
     except BaseException as exc:
         _audit(store, actor, counted[0], flt, label, STDOUT, None, error=type(exc).__name__)
         raise
     _audit(store, actor, counted[0], flt, label, STDOUT, None)
     return counted[0]
+
+
+def _newest(store: LogStore, flt: RecordFilter) -> Callable[[], list[dict[str, Any]]]:
+    """The newest selected records, read from the end (their keys seed the CSV columns);
+    damage met here is met again, and reported, by the export's own read."""
+
+    def read() -> list[dict[str, Any]]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return store.tail(_SEED_RECORDS, flt)
+
+    return read
 
 
 def _check_destination(store: LogStore, target: Path, overwrite: bool) -> None:
@@ -266,6 +281,7 @@ def _write_file(
     records: Iterable[dict[str, Any]],
     overwrite: bool,
     audit: Callable[[int], None],
+    newest: Callable[[], list[dict[str, Any]]],
 ) -> int:
     """Write, fsync, audit, then publish atomically; nothing is left behind on failure."""
     remove_stale_exports(target.parent)
@@ -276,9 +292,11 @@ def _write_file(
                 with gzip.GzipFile(
                     filename=inner, mode="wb", compresslevel=6, fileobj=raw
                 ) as zipped:
-                    count = _write_stream(target.parent, base, records, cast(IO[bytes], zipped))
+                    count = _write_stream(
+                        target.parent, base, records, cast(IO[bytes], zipped), newest
+                    )
             else:
-                count = _write_stream(target.parent, base, records, raw)
+                count = _write_stream(target.parent, base, records, raw, newest)
             raw.flush()
             os.fsync(raw.fileno())
         audit(count)
@@ -288,12 +306,18 @@ def _write_file(
 
 
 def _write_stream(
-    spool_dir: Optional[Path], base: str, records: Iterable[dict[str, Any]], out: IO[bytes]
+    spool_dir: Optional[Path],
+    base: str,
+    records: Iterable[dict[str, Any]],
+    out: IO[bytes],
+    newest: Callable[[], list[dict[str, Any]]],
 ) -> int:
-    """Run the format's writer (CSV through a spool in ``spool_dir``, default the temp dir)."""
+    """Run the format's writer (CSV through a spool in ``spool_dir``, default the temp dir;
+    ``newest()``: the newest selected records, whose keys the CSV columns start with)."""
     if base == "csv":  # rows wait in an anonymous private file (beside the destination)
+        expected = {key for record in newest() for key in record}
         with tempfile.TemporaryFile(dir=spool_dir) as spool:
-            return write_csv(records, out, spool=spool)
+            return write_csv(records, out, spool=spool, expected_keys=expected)
     return WRITERS[base](records, out)
 
 
@@ -390,7 +414,11 @@ def _audit(
         fields["exporter"] = exporter
     if error is not None:
         fields["error"] = error
-    damage = read_damage(store)
+    damage: dict[str, dict[str, Any]] = {}
+    for entry in read_damage(store):  # one per file: the full read's, not the seed's
+        found = entry.as_dict()
+        if found["lines_read"] >= damage.get(found["file"], {}).get("lines_read", -1):
+            damage[found["file"]] = found
     if damage:  # the export is incomplete: say which files and how much
-        fields["damaged"] = [entry.as_dict() for entry in damage]
+        fields["damaged"] = list(damage.values())
     store.append_audit(fields)
