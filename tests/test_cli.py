@@ -377,3 +377,32 @@ def test_stats_answer_questions_by_period_with_error_rates_and_durations(
     assert rows[0] == "section,key,generations,errors,error_rate,p50_ms,p95_ms"
     assert "stack,a,100,20,0.2,99,189" in rows
     assert sum(row.startswith("month,") for row in rows) == 12
+
+
+@pytest.mark.parametrize("command", ["tail", "query", "export", "purge", "verify", "stats"])
+def test_every_command_help_ends_with_runnable_examples(
+    command: str, subprocess_env: dict[str, str]
+) -> None:
+    """`dihya-logs CMD --help` ends with examples of that very command."""
+    result = run_cli(command, "--help", env=subprocess_env)
+    assert result.returncode == 0, result.stderr
+    examples = result.stdout.split("\nexamples:\n", 1)[1].splitlines()
+    assert examples and all(line.startswith(f"  dihya-logs {command} ") for line in examples)
+
+
+def test_shell_completion_offers_commands_and_options(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """With argcomplete (the completion extra, in the test extra too), the shell's completion
+    request gets subcommands and options."""
+    answers = []
+    for line in ("dihya-logs pu", "dihya-logs purge --dr"):
+        out = tmp_path / "completions"
+        env = {**subprocess_env, "_ARGCOMPLETE": "1", "COMP_LINE": line,
+               "COMP_POINT": str(len(line)), "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
+               "_ARGCOMPLETE_IFS": "\n"}  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "dihya_logging"], env=env,
+                              capture_output=True, timeout=60, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        answers.append(out.read_text().split())
+    assert answers == [["purge"], ["--dry-run"]]

@@ -18,7 +18,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from datetime import datetime
-from typing import IO, NoReturn, Optional
+from typing import IO, Final, NoReturn, Optional
 
 from dihya_logging._schema import STATUSES, parse_datetime
 from dihya_logging._version import __version__
@@ -38,6 +38,9 @@ examples:
   dihya-logs purge --before 2025-06-01 --yes             # retention
   dihya-logs verify --key-env DIHYA_CHAIN_KEY
   dihya-logs migrate --file logs/generation.log --to postgresql://audit@db/audit
+
+shell completion: pip install 'dihya-logging[completion]', then
+  eval "$(register-python-argcomplete dihya-logs)"
 
 exit status: 0 success; 1 failure (verify: tampered); 2 bad usage, a refused purge, or
 verify cannot check; 3 done, but unreadable data was skipped (a warning names each damaged
@@ -180,7 +183,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument("--to", required=True, metavar="DSN", help="postgresql://… target")
     migrate.add_argument("--table", metavar="T", help="table name (default dihya_generation_log)")
+    for name, command in sub.choices.items():  # per-command help ends with examples
+        if name in _EXAMPLES:
+            command.epilog = "examples:\n" + _EXAMPLES[name]
+            command.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
+
+
+_EXAMPLES: Final = {
+    "tail": """\
+  dihya-logs tail -n 20                                # the newest 20 (a table on a terminal)
+  dihya-logs tail -f --status error                    # follow the errors, across rotations
+  dihya-logs tail -f --user user_123 --json | jq .     # JSON lines (also whenever piped)""",
+    "query": """\
+  dihya-logs query --user user_123 --since 30d         # an age: 30d, 12h, 2w, 90m
+  dihya-logs query --status error --since 2026-01-01 --until 20260201
+  dihya-logs query --user user_123 --event purge       # the purges about this user (by token)
+  dihya-logs query --limit 0 --json > all.jsonl        # everything (a terminal shows 100)""",
+    "export": """\
+  dihya-logs export audit-2026.csv.gz --since 2026-01-01 --actor dpo@example.org
+  dihya-logs export - --user user_123 | jq .           # standard output (JSON lines)
+  dihya-logs export user_123.json --user user_123 --key-file /etc/dihya/chain.key""",
+    "purge": """\
+  dihya-logs purge --user user_123 --dry-run           # how many records would go
+  dihya-logs purge --user user_123 --yes --receipt erasure.json    # GDPR art. 17 + proof
+  dihya-logs purge --user user_123 --anonymize --yes   # keep statistics, drop identity
+  dihya-logs purge --before 365d --yes                 # retention (a daily timer)
+  dihya-logs purge --all --yes                         # everything, explicitly""",
+    "verify": """\
+  dihya-logs verify --key-file /etc/dihya/chain.key
+  dihya-logs verify --key-env DIHYA_CHAIN_KEY --json""",
+    "stats": """\
+  dihya-logs stats --since 90d --by week               # error rates per stack and template
+  dihya-logs stats --top 5 --csv > stats.csv
+  dihya-logs stats --json | jq .stacks""",
+    "migrate": """\
+  dihya-logs migrate --file logs/generation.log --to postgresql://audit@db/audit""",
+}
+"""Examples printed at the end of each command's ``--help``."""
+
+
+def _complete(parser: argparse.ArgumentParser) -> None:
+    """Shell completion through argcomplete (the ``completion`` extra), when the shell asks."""
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    argcomplete.autocomplete(parser)
 
 
 def _count(text: str) -> int:
@@ -269,7 +320,9 @@ def _tolerant_stdout() -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; return the exit status (the console script exits with it)."""
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        _complete(parser)
+        args = parser.parse_args(argv)
         args.location = _location(args)
         warnings.showwarning = _warn_line
         _tolerant_stdout()
