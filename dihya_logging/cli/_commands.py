@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Callable, Final, Optional
 
-from dihya_logging._logset import LogSet
+from dihya_logging._logset import LogSet, open_private
 from dihya_logging._schema import EVENT_EXPORT, EVENT_GENERATION, EVENT_PURGE
 from dihya_logging.cli._console import Progress, RecordTable, Stats, clean
 from dihya_logging.store._backend import (
@@ -361,6 +361,45 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return _read_status(store)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write a self-contained HTML audit report: figures, timeline, rates, audits, chain."""
+    from collections import deque
+    from datetime import datetime, timezone
+
+    from dihya_logging.cli._report import render_report
+    from dihya_logging.store._backend import AUDIT_EVENTS
+    from dihya_logging.store._export import refuse_special_destination
+
+    target = Path(os.path.abspath(args.html))
+    refuse_special_destination(target)
+    if target.exists() and not args.overwrite:
+        raise CliError(f"{args.html} exists (use --overwrite to replace it)")
+    flt = _filter(args)
+    stats = Stats(by=args.by, top=0)
+    audits: deque[dict[str, Any]] = deque(maxlen=args.audits)
+    with Progress("reading", sys.stderr) as progress:
+        store = _store(args, progress if progress.enabled else None)
+        for record in store.iter_records(flt):
+            stats.add(record)
+            if record.get("event") in AUDIT_EVENTS:
+                audits.append(record)
+    chain = None
+    if not is_database_location(args.location):
+        from dihya_logging.chain._verify import verify_generation_logs
+
+        report = verify_generation_logs(args.location, key=_read_key(args))
+        unchained = report.records == 0 and getattr(store, "chain_head", lambda: None)() is None
+        if not unchained:
+            chain = (report.ok, report.summary())
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    page = render_report(stats, audits, location=store.location, generated_at=stamp, chain=chain)
+    fd = open_private(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(page)
+    sys.stdout.write(f"report written to {args.html}\n")
+    return _read_status(store)
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Copy a file log set into a PostgreSQL table; running it again adds only new records."""
     from dihya_logging.postgres._importer import import_log_set
@@ -386,5 +425,6 @@ COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "purge": cmd_purge,
     "verify": cmd_verify,
     "stats": cmd_stats,
+    "report": cmd_report,
     "migrate": cmd_migrate,
 }

@@ -178,6 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
     shape.add_argument("--json", action="store_true", help="print everything as JSON")
     shape.add_argument("--csv", action="store_true", help="print the tables as CSV")
 
+    report = sub.add_parser(
+        "report", parents=[common, filters, keys], help="write a self-contained HTML audit report"
+    )
+    report.add_argument("--html", required=True, metavar="FILE", help="the report to write")
+    report.add_argument("--by", choices=("day", "week", "month"), help="period of the timeline")
+    report.add_argument(
+        "--audits", type=_count, default=20, metavar="N", help="latest purges/exports (20)"
+    )
+    report.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
+
     migrate = sub.add_parser(
         "migrate", parents=[common], help="copy a file log set into PostgreSQL (idempotent)"
     )
@@ -217,6 +227,9 @@ _EXAMPLES: Final = {
   dihya-logs stats --since 90d --by week               # error rates per stack and template
   dihya-logs stats --top 5 --csv > stats.csv
   dihya-logs stats --json | jq .stacks""",
+    "report": """\
+  dihya-logs report --html audit-2026.html --since 2026-01-01 --by month
+  dihya-logs report --html audit.html --key-file /etc/dihya/chain.key --overwrite""",
     "migrate": """\
   dihya-logs migrate --file logs/generation.log --to postgresql://audit@db/audit""",
 }

@@ -43,7 +43,13 @@ from dihya_logging.store._backend import (
 from dihya_logging.store._formats import WRITERS, detect_format, write_csv
 from dihya_logging.store._pseudonym import replace_user_id
 
-__all__ = ["EXPORT_TEMP", "export_generation_logs", "export_store", "remove_stale_exports"]
+__all__ = [
+    "EXPORT_TEMP",
+    "export_generation_logs",
+    "export_store",
+    "refuse_special_destination",
+    "remove_stale_exports",
+]
 
 EXPORT_TEMP: Final = f"{TEMP_MARK}dihya-export-"
 """Infix of an export's temporary files: ``.<destination name>.tmp-dihya-export-<random>`` (the
@@ -192,14 +198,14 @@ def _check_destination(store: LogStore, target: Path, overwrite: bool) -> None:
             target.parent == logset.directory and target.name.startswith(logset.path.name + ".")
         ):
             raise ValueError(f"refusing to export onto the log's own files: {target}")
-    _refuse_special(target)
+    refuse_special_destination(target)
     if not overwrite and (target.exists() or target.is_symlink()):
         raise FileExistsError(
             errno.EEXIST, "the export destination exists (pass overwrite=True)", str(target)
         )
 
 
-def _refuse_special(target: Path) -> None:
+def refuse_special_destination(target: Path) -> None:
     """Refuse a destination that exists and is not a regular file: a symlink, a FIFO, a device,
     a socket is never written through nor replaced, with or without ``overwrite``."""
     try:
@@ -324,7 +330,7 @@ def _write_stream(
 def _publish(temp: Path, target: Path, overwrite: bool) -> None:
     """Rename ``temp`` to ``target``; without ``overwrite`` never clobber (link is atomic)."""
     if overwrite:
-        _refuse_special(target)  # again: it may have been planted while the export ran
+        refuse_special_destination(target)  # again: it may have been planted while the export ran
         os.replace(temp, target)
         return
     try:
