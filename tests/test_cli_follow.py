@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import queue
 import signal
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers_export import sample_records, write_log
+from helpers_export import sample_records, write_log, writing_logger
 
 _WAIT = 30.0
 
@@ -146,15 +145,9 @@ def test_follow_through_a_real_handler_rotation(
     log_path: Path, subprocess_env: dict[str, str]
 ) -> None:
     """Records written by GenerationLogHandler across a compressed rotation each print once."""
-    from dihya_logging.formatter._formatter import RedactingJsonFormatter
-    from dihya_logging.sink._handler import GenerationLogHandler
-
-    handler = GenerationLogHandler(log_path, maxBytes=1500, backupCount=5, compress=True)
-    handler.setFormatter(RedactingJsonFormatter())
-    logger = logging.getLogger("test.follow.rotation")
-    logger.propagate = False
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    logger, handler = writing_logger(
+        log_path, "test.follow.rotation", maxBytes=1500, backupCount=5, compress=True
+    )
     follower = None
     try:
         logger.info("m0", extra={"event": "generation", "n": 0})
@@ -180,16 +173,10 @@ def test_follow_through_a_real_handler_rotation(
 
 
 ROTATING_WRITER = r"""
-import logging, sys, time
-from dihya_logging.formatter._formatter import RedactingJsonFormatter
-from dihya_logging.sink._handler import GenerationLogHandler
+import sys, time
+from tests.helpers_export import writing_logger
 path, count, compress = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
-handler = GenerationLogHandler(path, maxBytes=4000, backupCount=0, compress=compress)
-handler.setFormatter(RedactingJsonFormatter())
-logger = logging.getLogger("writer")
-logger.propagate = False
-logger.addHandler(handler)
-logger.setLevel(logging.INFO)
+logger, handler = writing_logger(path, "writer", maxBytes=4000, backupCount=0, compress=compress)
 for n in range(count):
     logger.info("generation", extra={"event": "generation", "n": n, "user_id": f"user_{n % 3}",
                                      "status": "error" if n % 5 == 0 else "success"})
