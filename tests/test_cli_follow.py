@@ -9,12 +9,15 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers_export import sample_records, write_log, writing_logger
+
+from dihya_logging._logset import LogSet
 
 _WAIT = 30.0
 
@@ -204,10 +207,7 @@ def test_follow_prints_every_record_once_while_a_writer_rotates_every_few_kb(
             env=subprocess_env, timeout=120, check=True,
         )  # fmt: skip
         assert writer.returncode == 0
-        rotated = [
-            p.name for p in log_path.parent.iterdir() if p.name.startswith("generation.log.")
-        ]
-        assert sum(name[len("generation.log.") :].split(".")[0].isdigit() for name in rotated) > 50
+        assert len(LogSet(log_path).rotated()) > 50
         printed = [r["n"] for r in everything.take(count)]
         assert sorted(printed) == list(range(count))
         assert printed == list(range(count))  # in order, too
@@ -218,3 +218,33 @@ def test_follow_prints_every_record_once_while_a_writer_rotates_every_few_kb(
     finally:
         results = [everything.stop(), filtered.stop()]
     assert [err for _, err in results] == ["", ""]
+
+
+def test_follow_started_during_writes_prints_no_record_twice_and_misses_none(
+    log_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """tail -f -n 50 started while a writer runs: from its first record on, each exactly once."""
+    count = 4000
+    write_log(log_path, [_marker(0)])
+    writer = subprocess.Popen(
+        [sys.executable, "-c", ROTATING_WRITER, str(log_path), str(count), "0"],
+        env=subprocess_env,
+    )  # fmt: skip
+    try:
+        while len(LogSet(log_path).rotated()) < 3 and writer.poll() is None:
+            time.sleep(0.005)  # let the writer get going (and rotate)
+        follower = Follow(log_path, subprocess_env, lines=50)
+        assert writer.wait(120) == 0
+        printed: list[int] = []
+        try:
+            while not printed or printed[-1] != count - 1:
+                printed.append(follower.take(1)[0]["n"])
+            with pytest.raises(queue.Empty):
+                follower.lines.get(timeout=1.0)
+        finally:
+            follower.stop()
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert printed == list(range(printed[0], count))
+    assert len(printed) >= 50

@@ -135,7 +135,8 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
         follower = Follower(LogSet(args.location).path)  # opened first: no gap before following
     printer = _RecordPrinter(args.json, streaming=follower is not None)
-    printer.print(store.tail(args.lines, flt) if args.lines else [])
+    newest = store.tail(args.lines, flt) if args.lines else []
+    printer.print(newest)
     sys.stdout.flush()
     if follower is None:
         return _read_status(store)
@@ -165,8 +166,33 @@ def cmd_tail(args: argparse.Namespace) -> int:
                 "(some records were not printed)\n"
             )
 
+    first = follower.poll()  # what was appended while the newest records were read
+    for line in first[_already_printed(newest, first, flt) :]:
+        emit(line)
     follow(follower.path, emit, interval=args.interval, follower=follower)
     return 0  # pragma: no cover - follow only ends by a signal
+
+
+def _already_printed(newest: list[dict[str, Any]], lines: list[bytes], flt: RecordFilter) -> int:
+    """How many of the follower's first ``lines`` the initial tail already printed.
+
+    The follower opens first (so nothing falls in a gap), then the tail is read: records
+    appended in between are in both, as the tail's last matches and the lines' first ones.
+    """
+    matched: list[tuple[int, dict[str, Any]]] = []  # (lines consumed, record) per match
+    for index, line in enumerate(lines if newest else ()):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and not record.get("tombstone") and flt.matches(record):
+            matched.append((index + 1, record))
+            if len(matched) >= len(newest):
+                break
+    for overlap in range(min(len(matched), len(newest)), 0, -1):
+        if [record for _, record in matched[:overlap]] == newest[-overlap:]:
+            return matched[overlap - 1][0]
+    return 0
 
 
 def _filter(args: argparse.Namespace, **extra: Any) -> RecordFilter:
