@@ -46,9 +46,11 @@ __all__ = [
     "LogSet",
     "PathLike",
     "TEMP_MARK",
+    "attached_handlers",
     "bump_change_count",
     "ensure_private_dir",
     "fsync_directory",
+    "handler_writing",
     "open_private",
     "read_change_count",
     "resolve_log_path",
@@ -139,6 +141,12 @@ def bump_change_count(lock_fd: int) -> bytes:
 
 
 _ROTATED = re.compile(r"\.(\d+)(\.gz)?$")
+_FOREIGN = re.compile(
+    r"[-.](?:\d{8}(?:[-_T]?\d{2,6})?|\d{10}|\d{4}-\d\d-\d\d(?:[-_T]\d\d(?:[-:]?\d\d){0,2})?)"
+    r"(?P<suffix>\.(?:gz|bz2|xz|zst|lz4|Z))?"
+)
+"""A name an external rotator (logrotate's ``dateext``) gives the live file: ``-20261204``,
+``.2026-12-04``, ``-1733270400`` (``%s``), optionally compressed."""
 
 
 class LogSet:
@@ -187,9 +195,34 @@ class LogSet:
         found.sort(key=lambda item: (item[0], item[1].name))
         return found
 
+    def foreign(self) -> tuple[list[Path], list[Path]]:
+        """Files an external rotator (logrotate with ``dateext``) made of the live file:
+        ``(readable, unreadable)`` — plain or ``.gz``, and other compressions (bz2, xz, …)."""
+        readable: list[Path] = []
+        unreadable: list[Path] = []
+        prefix = self.path.name
+        try:
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
+            return readable, unreadable
+        for name in names:
+            match = _FOREIGN.fullmatch(name[len(prefix) :]) if name.startswith(prefix) else None
+            if match is not None:
+                suffix = match.group("suffix")
+                kept = readable if suffix in (None, ".gz") else unreadable
+                kept.append(self.directory / name)
+        return sorted(readable), sorted(unreadable)
+
     def files(self) -> list[Path]:
-        """Every existing file of the set, oldest first: ``.N[.gz]`` … ``.1[.gz]``, live file."""
+        """Every readable file of the set, oldest first: ``.N[.gz]`` … ``.1[.gz]``, live file.
+
+        Files renamed by an external rotator (`foreign`, plain or ``.gz``) are included too,
+        placed among the numbered backups by modification time (a rotation keeps it).
+        """
         ordered = [path for _, path in reversed(self.rotated())]
+        foreign, _ = self.foreign()
+        if foreign:
+            ordered = _merge_by_mtime(ordered, foreign)
         if self.path.exists():
             ordered.append(self.path)
         return ordered
@@ -229,18 +262,57 @@ class LogSet:
             os.close(fd)  # closing the description releases the flock
 
 
-def resolve_log_path(path: PathLike | None = None) -> Path:
-    """The log file an API call works on when ``path`` is None.
+def _mtime(path: Path) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
 
-    The file of the handler attached to the ``dihya.generation`` logger (any handler exposing
-    a ``log_path`` attribute, so queue front-ends count too), else ``$DIHYA_LOG_FILE``, else
-    ``logs/generation.log``.
+
+def _merge_by_mtime(own: list[Path], foreign: list[Path]) -> list[Path]:
+    """Numbered backups (oldest first, their order kept) with foreign ones slotted in by mtime."""
+    merged: list[Path] = []
+    index = 0
+    for path in sorted(foreign, key=lambda item: (_mtime(item), item.name)):
+        moment = _mtime(path)
+        while index < len(own) and _mtime(own[index]) <= moment:
+            merged.append(own[index])
+            index += 1
+        merged.append(path)
+    merged.extend(own[index:])
+    return merged
+
+
+def attached_handlers() -> Iterator[tuple[logging.Handler, Path]]:
+    """The handlers of the ``dihya.generation`` logger that write a log file, with its path.
+
+    Any handler exposing a ``log_path`` attribute counts (so queue front-ends do too): the one
+    place that knows how to find "the attached handler's file".
     """
-    if path is not None:
-        return Path(os.path.abspath(os.fspath(path)))
     for handler in logging.getLogger(LOGGER_NAME).handlers:
         attached = getattr(handler, "log_path", None)
         if attached is not None:
-            return Path(attached)
+            yield handler, Path(attached)
+
+
+def handler_writing(path: PathLike) -> logging.Handler | None:
+    """The attached handler that writes the log at ``path``, if any."""
+    wanted = os.path.abspath(os.fspath(path))
+    for handler, attached in attached_handlers():
+        if os.path.abspath(attached) == wanted:
+            return handler
+    return None
+
+
+def resolve_log_path(path: PathLike | None = None) -> Path:
+    """The log file an API call works on when ``path`` is None.
+
+    The file of the handler attached to the ``dihya.generation`` logger (`attached_handlers`),
+    else ``$DIHYA_LOG_FILE``, else ``logs/generation.log``.
+    """
+    if path is not None:
+        return Path(os.path.abspath(os.fspath(path)))
+    for _, attached in attached_handlers():
+        return attached
     env = os.environ.get(ENV_LOG_FILE)
     return Path(os.path.abspath(env or DEFAULT_LOG_FILE))

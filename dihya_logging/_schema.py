@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Container, Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Final, Union
 
 __all__ = [
@@ -74,9 +74,6 @@ RECORD_ATTRIBUTES: Final = frozenset(
 DateLike = Union[str, date, datetime, float, int]
 """What `since`/`until`/`before` accept: ISO 8601 text, a date, a datetime or a Unix time."""
 
-_FRACTION = re.compile(r"(?<=:\d\d)\.(\d+)")
-"""The fraction of the seconds in ISO text."""
-
 _second_text: tuple[int, str] = (-1, "")
 _last_stamp: tuple[float, str] = (float("nan"), "")  # NaN: equal to nothing
 """The last time formatted and its text (one tuple, replaced whole)."""
@@ -134,11 +131,57 @@ def safe_extra(fields: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse_datetime(value: DateLike) -> datetime:
+_ISO: Final = re.compile(
+    r"(?P<y>\d{4})(?P<dash>-?)(?P<mo>\d\d)(?P=dash)(?P<d>\d\d)"
+    r"(?:[Tt ](?P<h>\d\d)(?::?(?P<mi>\d\d)(?::?(?P<s>\d\d)(?:[.,](?P<f>\d+))?)?)?)?"
+    r"(?P<tz>[Zz]|[+-]\d\d(?::?\d\d)?)?"
+)
+"""ISO 8601 dates and date-times, extended (``2026-01-31T12:00``) or basic (``20260131T1200``)."""
+_AGE: Final = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[smhdw])", re.IGNORECASE)
+"""A relative age: ``30d``, ``12h``, ``2w``, ``90m``, ``45s`` (that long before now)."""
+_AGE_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _parse_iso(text: str) -> datetime | None:
+    """ISO 8601 text as a datetime (naive unless it has an offset); None if it is not ISO.
+
+    Parsed here rather than by ``datetime.fromisoformat``, whose accepted forms differ
+    between Python 3.9 and 3.11, so every supported Python reads a date the same way.
+    """
+    match = _ISO.fullmatch(text)
+    if match is None:
+        return None
+    part = match.groupdict()
+    zone = None
+    try:
+        if part["tz"] is not None:
+            if part["tz"] in "Zz":
+                zone = timezone.utc
+            else:
+                digits = part["tz"][1:].replace(":", "")
+                offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+                zone = timezone(-offset if part["tz"][0] == "-" else offset)
+        return datetime(
+            int(part["y"]),
+            int(part["mo"]),
+            int(part["d"]),
+            int(part["h"] or 0),
+            int(part["mi"] or 0),
+            int(part["s"] or 0),
+            int((part["f"] or "0")[:6].ljust(6, "0")),
+            tzinfo=zone,
+        )
+    except ValueError:  # 2026-02-30, 25:00, an offset of a day or more
+        return None
+
+
+def parse_datetime(value: DateLike, *, now: datetime | None = None) -> datetime:
     """Turn a user-supplied date into an aware UTC datetime, or raise a clear ValueError.
 
-    Accepts ISO 8601 text (``2026-11-23``, ``2026-11-23T12:00``, with ``Z`` or an offset), a
-    `date` (midnight UTC), a `datetime` (naive ones are taken as UTC) or a Unix time.
+    Accepts ISO 8601 text (``2026-11-23``, ``20261123``, ``2026-11-23T12:00``, with ``Z`` or
+    an offset; the same on every supported Python), a relative age (``30d``, ``12h``, ``2w``,
+    ``90m``, ``45s``: that long before ``now``, default the current time), a `date` (midnight
+    UTC), a `datetime` (naive ones are taken as UTC) or a Unix time.
     """
     if isinstance(value, bool):
         raise TypeError(f"expected a date, got {value!r}")
@@ -150,17 +193,18 @@ def parse_datetime(value: DateLike) -> datetime:
         return datetime.fromtimestamp(value, tz=timezone.utc)
     elif isinstance(value, str):
         text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        # Python < 3.11 accepts only 3 or 6 fraction digits: normalise to 6
-        text = _FRACTION.sub(lambda m: "." + (m.group(1) + "00000")[:6], text, count=1)
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
+        age = _AGE.fullmatch(text)
+        if age is not None:
+            seconds = float(age["n"]) * _AGE_UNITS[age["unit"].lower()]
+            moment = now if now is not None else datetime.now(timezone.utc)
+            return parse_datetime(moment) - timedelta(seconds=seconds)
+        found = _parse_iso(text)
+        if found is None:
             raise ValueError(
-                f"not a date: {value!r} (expected ISO 8601, e.g. 2026-11-23 or "
-                "2026-11-23T12:00:00Z)"
-            ) from None
+                f"not a date: {value!r} (expected ISO 8601, e.g. 2026-11-23, 20261123 or "
+                "2026-11-23T12:00:00Z, or an age such as 30d, 12h, 2w)"
+            )
+        parsed = found
     else:
         raise TypeError(f"expected a date (ISO text, date, datetime or number), got {value!r}")
     if parsed.tzinfo is None:

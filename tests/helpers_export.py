@@ -11,6 +11,7 @@ import csv
 import gzip
 import io
 import json
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -214,3 +215,17 @@ def assert_one_line_error(result: Any, status: int | None = None, *, match: str 
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("dihya-logs: error: "), result.stderr
     assert match in result.stderr, result.stderr
+
+
+def writing_logger(path: Path, name: str, **options: Any) -> tuple[logging.Logger, Any]:
+    """A private logger writing through a real GenerationLogHandler (and that handler)."""
+    from dihya_logging.formatter._formatter import RedactingJsonFormatter
+    from dihya_logging.sink._handler import GenerationLogHandler
+
+    handler = GenerationLogHandler(path, **options)
+    handler.setFormatter(RedactingJsonFormatter())
+    logger = logging.getLogger(name)
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return logger, handler

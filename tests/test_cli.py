@@ -168,18 +168,22 @@ def test_export_refusals(
 @pytest.mark.parametrize(
     ("args", "status", "match"),
     [
-        (["query", "--since", "last tuesday"], 1, "not a date"),
-        (["query", "--until", "2026-02-30"], 1, "not a date"),
-        (["query", "--since", "2026-03-09", "--until", "2026-03-01"], 1, "must be before"),
-        (["stats", "--since", "soon"], 1, "not a date"),
-        (["purge", "--before", "someday", "--yes"], 1, "not a date"),
+        (["query", "--since", "last tuesday"], 2, "not a date"),
+        (["query", "--until", "2026-02-30"], 2, "not a date"),
+        (["query", "--since", "2026-03-09", "--until", "2026-03-01"], 2, "must be before"),
+        (["stats", "--since", "soon"], 2, "not a date"),
+        (["purge", "--before", "someday", "--yes"], 2, "not a date"),
+        (["export", "x.jsonl", "--since", "7x"], 2, "not a date"),
+        (["query", "--event", "bogus"], 2, "invalid choice: 'bogus'"),
         (["query", "--status", "maybe"], 2, "invalid choice"),
         (["query", "--limit", "-4"], 2, "must not be negative"),
         (["tail", "-n", "ten"], 2, "not a whole number"),
         (["frobnicate"], 2, "invalid choice"),
         ([], 2, "required"),
         (["purge", "--user", "u", "--before", "2026-01-01", "--yes"], 2, "not allowed with"),
-        (["purge", "--anonymize", "--yes"], 2, "--anonymize needs --user"),
+        (["purge", "--anonymize", "--before", "2026-01-01", "--yes"], 2, "needs --user"),
+        (["purge", "--yes"], 2, "--user --before --all is required"),
+        (["purge", "--all", "--user", "u", "--yes"], 2, "not allowed with"),
     ],
 )
 def test_bad_input_is_one_line(
@@ -198,7 +202,7 @@ def test_missing_log_file_is_an_error(tmp_path: Path, subprocess_env: dict[str, 
     """Reading, exporting or purging a log that does not exist fails in one line."""
     missing = str(tmp_path / "nope" / "generation.log")
     for args in (["query"], ["tail"], ["stats"], ["export", str(tmp_path / "x.jsonl")],
-                 ["purge", "--yes"]):  # fmt: skip
+                 ["purge", "--all", "--yes"]):  # fmt: skip
         assert_one_line_error(
             run_cli(*args, "--file", missing, env=subprocess_env), 1, match="no log at"
         )
@@ -286,14 +290,119 @@ def test_console_script_and_version(subprocess_env: dict[str, str]) -> None:
 
 
 def test_damaged_line_is_one_warning_line(log_path: Path, subprocess_env: dict[str, str]) -> None:
-    """A damaged line is skipped with one warning line on stderr; the rest is printed."""
+    """A damaged line is skipped with one warning line on stderr, the rest printed; exit 3."""
     records = sample_records(3)
     write_rotated_log(log_path, records)
     with log_path.open("ab") as out:
         out.write(b'{"timestamp": "2026-03-09T00:00:00.000Z", "level": broken\n')
     result = run_cli("query", "--json", "--file", str(log_path), env=subprocess_env)
-    assert result.returncode == 0
+    assert result.returncode == 3
     assert _json_lines(result.stdout) == records
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("dihya-logs: warning: ")
     assert "generation.log" in result.stderr
+
+
+def test_purge_all_is_explicit_and_dry_run_counts(
+    log: tuple[Path, Any], subprocess_env: dict[str, str]
+) -> None:
+    """--dry-run states the count and changes nothing; --all --yes then erases that many."""
+    log_path, records = log
+    before = {p.name: p.read_bytes() for p in log_path.parent.iterdir() if p.suffix != ".lock"}
+    dry = run_cli("purge", "--all", "--dry-run", "--file", str(log_path), env=subprocess_env)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith(f"would remove {len(records)} records")
+    after = {p.name: p.read_bytes() for p in log_path.parent.iterdir() if p.suffix != ".lock"}
+    assert after == before
+    done = run_cli("purge", "--all", "--yes", "--file", str(log_path), env=subprocess_env)
+    assert done.stdout == f"removed {len(records)} records\n"
+    query = run_cli("query", "--json", "--file", str(log_path), env=subprocess_env)
+    left = _json_lines(query.stdout)
+    assert [r["event"] for r in left] == ["purge"]
+    assert left[0]["filter"] == {"all": True}
+
+
+def test_dates_take_ages_and_basic_iso(
+    log: tuple[Path, Any], subprocess_env: dict[str, str]
+) -> None:
+    """--since 20260305 equals --since 2026-03-05; an age (400000d) reaches back that far."""
+    log_path, records = log
+    basic = run_cli("query", "--json", "--since", "20260305", "--file", str(log_path),
+                    env=subprocess_env)  # fmt: skip
+    extended = run_cli("query", "--json", "--since", "2026-03-05T00:00Z", "--file",
+                       str(log_path), env=subprocess_env)  # fmt: skip
+    assert basic.returncode == 0, basic.stderr
+    assert basic.stdout == extended.stdout
+    assert len(_json_lines(basic.stdout)) == sum(r["timestamp"] >= "2026-03-05" for r in records)
+    ages = run_cli("query", "--json", "--since", "400000d", "--until", "1s", "--file",
+                   str(log_path), env=subprocess_env)  # fmt: skip
+    assert _json_lines(ages.stdout) == records
+    future = run_cli("query", "--json", "--until", "400000d", "--file", str(log_path),
+                     env=subprocess_env)  # fmt: skip
+    assert future.stdout == ""
+
+
+def test_stats_answer_questions_by_period_with_error_rates_and_durations(
+    log_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """--by week|month groups periods; error rates per stack/template; p50/p95; --top; --csv."""
+    records = []
+    for n in range(200):
+        record = dict(sample_records(1)[0], user_id=f"user_{n % 30}", stack=("a", "b")[n % 2],
+                      template="t", status="error" if n % 10 == 0 else "success")  # fmt: skip
+        record["timestamp"] = f"2026-{1 + n % 12:02d}-{1 + n % 28:02d}T00:00:00.000Z"
+        record["duration_ms"] = n + 1 if record["stack"] == "a" else 1000
+        records.append(record)
+    records.sort(key=lambda r: r["timestamp"])
+    write_rotated_log(log_path, records)
+    auto = run_cli("stats", "--json", "--file", str(log_path), env=subprocess_env)
+    assert json.loads(auto.stdout)["period"] == "week"  # 11 months: weeks, not 330 days
+    monthly = run_cli("stats", "--json", "--by", "month", "--file", str(log_path),
+                      env=subprocess_env)  # fmt: skip
+    data = json.loads(monthly.stdout)
+    assert data["period"] == "month" and len(data["by_month"]) == 12
+    assert data["stacks"]["a"]["error_rate"] == 0.2 and data["stacks"]["b"]["error_rate"] == 0.0
+    durations = sorted(r["duration_ms"] for r in records if r["stack"] == "a")
+    assert (data["stacks"]["a"]["p50_ms"], data["stacks"]["a"]["p95_ms"]) == (99, 189)
+    assert (durations[49], durations[94]) == (99, 189)  # nearest rank: the 50th and 95th of 100
+    assert data["stacks"]["b"]["p95_ms"] == 1000
+    weekly = json.loads(run_cli("stats", "--json", "--by", "week", "--file", str(log_path),
+                                env=subprocess_env).stdout)  # fmt: skip
+    assert sum(weekly["by_week"].values()) == 200 and all("-W" in k for k in weekly["by_week"])
+    text = run_cli("stats", "--top", "5", "--file", str(log_path), env=subprocess_env).stdout
+    assert "… and 25 more (--top N, or --json for all)" in text
+    assert any(line.split()[:5] == ["a", "100", "20", "20.0%", "99"] for line in text.splitlines())
+    rows = run_cli("stats", "--csv", "--by", "month", "--file", str(log_path),
+                   env=subprocess_env).stdout.splitlines()  # fmt: skip
+    assert rows[0] == "section,key,generations,errors,error_rate,p50_ms,p95_ms"
+    assert "stack,a,100,20,0.2,99,189" in rows
+    assert sum(row.startswith("month,") for row in rows) == 12
+
+
+@pytest.mark.parametrize("command", ["tail", "query", "export", "purge", "verify", "stats"])
+def test_every_command_help_ends_with_runnable_examples(
+    command: str, subprocess_env: dict[str, str]
+) -> None:
+    """`dihya-logs CMD --help` ends with examples of that very command."""
+    result = run_cli(command, "--help", env=subprocess_env)
+    assert result.returncode == 0, result.stderr
+    examples = result.stdout.split("\nexamples:\n", 1)[1].splitlines()
+    assert examples and all(line.startswith(f"  dihya-logs {command} ") for line in examples)
+
+
+def test_shell_completion_offers_commands_and_options(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """With argcomplete (the completion extra, in the test extra too), the shell's completion
+    request gets subcommands and options."""
+    answers = []
+    for line in ("dihya-logs pu", "dihya-logs purge --dr"):
+        out = tmp_path / "completions"
+        env = {**subprocess_env, "_ARGCOMPLETE": "1", "COMP_LINE": line,
+               "COMP_POINT": str(len(line)), "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
+               "_ARGCOMPLETE_IFS": "\n"}  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "dihya_logging"], env=env,
+                              capture_output=True, timeout=60, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        answers.append(out.read_text().split())
+    assert answers == [["purge"], ["--dry-run"]]

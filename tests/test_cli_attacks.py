@@ -41,7 +41,7 @@ def _refused(done: subprocess.CompletedProcess[str]) -> None:
         ("stats",),
         ("tail", "-n", "3"),
         ("export", "{tmp}/out.jsonl"),
-        ("purge", "--yes"),
+        ("purge", "--all", "--yes"),
         ("purge", "--user", "u", "--yes"),
     ],
 )
@@ -132,14 +132,16 @@ def _with_damaged_gz(log_path: Path) -> None:
 def test_query_over_a_damaged_gz_backup_warns_and_shows_the_rest(
     log_path: Path, subprocess_env: dict[str, str]
 ) -> None:
-    """A cut .gz backup: query exits 0 with the live records and one warning line."""
+    """A cut .gz backup: query prints the live records, one warning line naming it, exit 3."""
     _with_damaged_gz(log_path)
     done = _cli("query", "--json", "--file", str(log_path), env=subprocess_env)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 3, done.stderr
     users = [json.loads(text)["user_id"] for text in done.stdout.splitlines()]
     assert users[-2:] == ["victim", "other"]
     assert "Traceback" not in done.stderr
-    assert "damaged compressed data" in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert f"{log_path}.1.gz: 0 lines read" in done.stderr
+    assert "compressed data cut short" in done.stderr
 
 
 def test_purge_over_a_damaged_gz_backup_refuses_and_audits_the_failure(
@@ -166,3 +168,26 @@ def test_an_ascii_only_stdout_gets_escapes_not_an_error(
     done = _cli("query", "--file", str(log_path), env=env)
     assert done.returncode == 0, done.stderr
     assert "\\u2d63" in done.stdout
+
+
+def test_export_over_a_half_cut_gz_keeps_its_first_half_exits_3_and_audits_it(
+    log_path: Path, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """A .gz cut in half: its first half is exported, exit 3, the audit event names the file."""
+    write_file(log_path, [record(9000, "live")])
+    backup = log_path.with_name(log_path.name + ".1.gz")
+    old = [record(n, "old", files=[f"f{n}-{'x' * (n % 97)}.py"]) for n in range(2000)]
+    whole = gzip.compress(b"".join(line(r) for r in old))
+    backup.write_bytes(whole[: len(whole) // 2])
+    destination = tmp_path / "out.jsonl"
+    done = _cli("export", str(destination), "--file", str(log_path), env=subprocess_env)
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.count("\n") == 1 and f"{backup}: " in done.stderr
+    assert "incomplete" in done.stdout
+    exported = [json.loads(text) for text in destination.read_text().splitlines()]
+    numbers = [r["n"] for r in exported if r.get("user_id") == "old"]
+    assert numbers == list(range(len(numbers))) and 800 < len(numbers) < 1000
+    audit = json.loads(log_path.read_text().splitlines()[-1])
+    assert audit["event"] == "export" and audit["count"] == len(exported)
+    (damaged,) = audit["damaged"]
+    assert damaged["file"] == backup.name and damaged["lines_read"] == len(numbers)

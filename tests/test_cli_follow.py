@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import queue
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers_export import sample_records, write_log
+from helpers_export import sample_records, write_log, writing_logger
+
+from dihya_logging._logset import LogSet
 
 _WAIT = 30.0
 
@@ -28,10 +30,12 @@ def _line(record: dict[str, Any]) -> bytes:
 class Follow:
     """A running ``tail --follow`` whose stdout lines arrive on a queue."""
 
-    def __init__(self, log: Path, env: dict[str, str], lines: int = 2) -> None:
+    def __init__(
+        self, log: Path, env: dict[str, str], lines: int = 2, extra: tuple[str, ...] = ()
+    ) -> None:
         self.child = subprocess.Popen(
             [sys.executable, "-m", "dihya_logging", "tail", "-f", "-n", str(lines),
-             "--interval", "0.05", "--file", str(log)],
+             "--interval", "0.05", *extra, "--file", str(log)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
         )  # fmt: skip
         self.lines: queue.Queue[bytes] = queue.Queue()
@@ -144,15 +148,9 @@ def test_follow_through_a_real_handler_rotation(
     log_path: Path, subprocess_env: dict[str, str]
 ) -> None:
     """Records written by GenerationLogHandler across a compressed rotation each print once."""
-    from dihya_logging.formatter._formatter import RedactingJsonFormatter
-    from dihya_logging.sink._handler import GenerationLogHandler
-
-    handler = GenerationLogHandler(log_path, maxBytes=1500, backupCount=5, compress=True)
-    handler.setFormatter(RedactingJsonFormatter())
-    logger = logging.getLogger("test.follow.rotation")
-    logger.propagate = False
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    logger, handler = writing_logger(
+        log_path, "test.follow.rotation", maxBytes=1500, backupCount=5, compress=True
+    )
     follower = None
     try:
         logger.info("m0", extra={"event": "generation", "n": 0})
@@ -175,3 +173,78 @@ def test_follow_through_a_real_handler_rotation(
         handler.close()
         if follower is not None:
             follower.stop(signal.SIGKILL)
+
+
+ROTATING_WRITER = r"""
+import sys, time
+from tests.helpers_export import writing_logger
+path, count, compress = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+logger, handler = writing_logger(path, "writer", maxBytes=4000, backupCount=0, compress=compress)
+for n in range(count):
+    logger.info("generation", extra={"event": "generation", "n": n, "user_id": f"user_{n % 3}",
+                                     "status": "error" if n % 5 == 0 else "success"})
+    if n % 200 == 0:
+        time.sleep(0.01)
+handler.close()
+"""
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_follow_prints_every_record_once_while_a_writer_rotates_every_few_kb(
+    log_path: Path, subprocess_env: dict[str, str], compress: bool
+) -> None:
+    """3,000 records from a writer process rotating every 4 kB: each printed exactly once."""
+    count = 3000
+    write_log(log_path, [_marker(0)])
+    everything = Follow(log_path, subprocess_env, lines=1)
+    filtered = Follow(log_path, subprocess_env, lines=1,
+                      extra=("--json", "--user", "user_1", "--status", "success"))  # fmt: skip
+    chosen = [n for n in range(count) if n % 3 == 1 and n % 5 != 0]
+    try:
+        assert everything.take(1)[0]["message"] == "m0"
+        writer = subprocess.run(
+            [sys.executable, "-c", ROTATING_WRITER, str(log_path), str(count), str(int(compress))],
+            env=subprocess_env, timeout=120, check=True,
+        )  # fmt: skip
+        assert writer.returncode == 0
+        assert len(LogSet(log_path).rotated()) > 50
+        printed = [r["n"] for r in everything.take(count)]
+        assert sorted(printed) == list(range(count))
+        assert printed == list(range(count))  # in order, too
+        assert [r["n"] for r in filtered.take(len(chosen))] == chosen
+        for follower in (everything, filtered):
+            with pytest.raises(queue.Empty):
+                follower.lines.get(timeout=1.0)  # and nothing more: no duplicate
+    finally:
+        results = [everything.stop(), filtered.stop()]
+    assert [err for _, err in results] == ["", ""]
+
+
+def test_follow_started_during_writes_prints_no_record_twice_and_misses_none(
+    log_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """tail -f -n 50 started while a writer runs: from its first record on, each exactly once."""
+    count = 4000
+    write_log(log_path, [_marker(0)])
+    writer = subprocess.Popen(
+        [sys.executable, "-c", ROTATING_WRITER, str(log_path), str(count), "0"],
+        env=subprocess_env,
+    )  # fmt: skip
+    try:
+        while len(LogSet(log_path).rotated()) < 3 and writer.poll() is None:
+            time.sleep(0.005)  # let the writer get going (and rotate)
+        follower = Follow(log_path, subprocess_env, lines=50)
+        assert writer.wait(120) == 0
+        printed: list[int] = []
+        try:
+            while not printed or printed[-1] != count - 1:
+                printed.append(follower.take(1)[0]["n"])
+            with pytest.raises(queue.Empty):
+                follower.lines.get(timeout=1.0)
+        finally:
+            follower.stop()
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert printed == list(range(printed[0], count))
+    assert len(printed) >= 50

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -79,15 +80,15 @@ def test_export_shows_progress_on_a_terminal(
 def test_purge_asks_on_a_terminal_and_proceeds_on_yes(
     log: tuple[Path, list[dict[str, Any]]], subprocess_env: dict[str, str]
 ) -> None:
-    """Without --yes on a terminal, purge asks; typing yes purges (with a progress line)."""
+    """Without --yes on a terminal, purge asks stating the count; yes purges (with progress)."""
     log_path, records = log
     status, screen = run_on_terminal(
         ["purge", "--user", "user_1", "--file", str(log_path)], subprocess_env, answer=b"yes\n"
     )
     assert status == 0, screen
-    assert "permanently remove every record of user 'user_1'" in screen
-    assert "purging… " in screen
     expected = sum(1 for r in records if r["user_id"] == "user_1")
+    assert f"permanently remove {expected:,} records of user 'user_1'" in screen
+    assert "purging… " in screen
     assert f"removed {expected} records" in screen
     left = run_cli("query", "--json", "--user", "user_1", "--file", str(log_path),
                    env=subprocess_env)  # fmt: skip
@@ -98,16 +99,22 @@ def test_purge_cancelled_unless_yes_is_typed(
     log: tuple[Path, Any], subprocess_env: dict[str, str]
 ) -> None:
     """Any answer but 'yes' cancels: exit 1, one error line, the log untouched."""
-    log_path, _ = log
-    before = {p.name: p.read_bytes() for p in log_path.parent.iterdir()}
+    log_path, records = log
+
+    def contents() -> dict[str, bytes]:  # counting may create the lock file, nothing else
+        return {p.name: p.read_bytes() for p in log_path.parent.iterdir() if p.suffix != ".lock"}
+
+    before = contents()
     status, screen = run_on_terminal(
         ["purge", "--before", "2026-03-10", "--file", str(log_path)], subprocess_env, answer=b"y\n"
     )
     assert status == 1
-    assert "every record dated before 2026-03-10T00:00:00Z in " in screen
+    older = sum(1 for r in records if r["timestamp"] < "2026-03-10")
+    assert 0 < older < len(records)
+    assert f"remove {older:,} records dated before 2026-03-10T00:00:00Z in " in screen
     assert screen.rstrip().endswith("dihya-logs: error: purge cancelled")
     assert "Traceback" not in screen
-    assert {p.name: p.read_bytes() for p in log_path.parent.iterdir()} == before
+    assert contents() == before
 
 
 def test_no_progress_when_stderr_is_not_a_terminal(
@@ -120,3 +127,39 @@ def test_no_progress_when_stderr_is_not_a_terminal(
     assert result.returncode == 0
     assert result.stderr == ""
     assert len(read_jsonl(tmp_path / "x.jsonl")) == len(records)
+
+
+def test_query_on_a_terminal_shows_the_newest_hundred_and_says_so(
+    log: tuple[Path, list[dict[str, Any]]], subprocess_env: dict[str, str]
+) -> None:
+    """No --limit on a terminal: the newest 100 rows and a note; --limit 0 shows them all."""
+    log_path, records = log
+    status, screen = run_on_terminal(["query", "--file", str(log_path)], subprocess_env)
+    assert status == 0, screen
+    rows = [text for text in screen.splitlines() if text.startswith("2026-")]
+    assert len(rows) == 100
+    assert rows[-1].startswith(records[-1]["timestamp"])
+    assert "showing the newest 100 records (--limit N for more, 0 for all)" in screen
+    status, screen = run_on_terminal(["query", "--limit", "0", "--file", str(log_path)],
+                                     subprocess_env)  # fmt: skip
+    assert sum(text.startswith("2026-") for text in screen.splitlines()) == len(records)
+    assert "showing the newest" not in screen
+
+
+def test_tail_prints_a_table_on_a_terminal_and_json_when_asked(
+    log: tuple[Path, list[dict[str, Any]]], subprocess_env: dict[str, str]
+) -> None:
+    """tail on a terminal: a header and aligned rows; --json: JSON lines even there."""
+    log_path, records = log
+    status, screen = run_on_terminal(["tail", "-n", "3", "--file", str(log_path)], subprocess_env)
+    assert status == 0, screen
+    lines = screen.splitlines()
+    assert lines[0].split() == ["time", "event", "user", "project", "stack", "status", "files",
+                                "error"]  # fmt: skip
+    assert [text[:24] for text in lines[1:4]] == [r["timestamp"] for r in records[-3:]]
+    status, screen = run_on_terminal(
+        ["tail", "-n", "3", "--json", "--file", str(log_path)], subprocess_env
+    )
+    assert [json.loads(text)["timestamp"] for text in screen.splitlines()] == [
+        r["timestamp"] for r in records[-3:]
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -188,3 +189,33 @@ def test_an_unfiltered_export_named_after_the_user_is_scrubbed_by_their_erasure(
     destinations = [r["destination"] for r in _records(log_path) if r.get("event") == "export"]
     assert str(destinations[0]).startswith("anon_") and destinations[1] == "frankie.jsonl"
     assert b"frank" not in log_path.read_bytes().replace(b"frankie", b"")
+
+
+def test_files_renamed_by_logrotate_are_read_and_purged_never_missed(
+    log_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """logrotate's generation.log-DATE(.gz) is read and purged; a .bz2 one refuses the purge."""
+    foreign = log_path.with_name("generation.log-20261204")
+    zipped = log_path.with_name("generation.log.2026-11-01.gz")
+    write_file(zipped, [record(1, "victim"), record(2, "other")], gz=True)
+    write_file(foreign, [record(3, "victim"), record(4, "other")])
+    write_file(log_path, [record(5, "victim")])
+    for moment, path in enumerate((zipped, foreign, log_path)):
+        os.utime(path, (1_000_000 + moment, 1_000_000 + moment))
+    assert [r["n"] for r in get_generation_logs(path=log_path)] == [1, 2, 3, 4, 5]
+    bz2 = log_path.with_name("generation.log-20261001.bz2")
+    bz2.write_bytes(b"BZh9 not read")
+    with pytest.raises(ValueError, match=r"generation\.log-20261001\.bz2"):
+        purge_generation_logs(user_id="victim", path=log_path)
+    assert b"victim" in foreign.read_bytes()
+    query = subprocess.run(
+        [sys.executable, "-m", "dihya_logging", "query", "--json", "--file", str(log_path)],
+        capture_output=True, text=True, env=subprocess_env, timeout=60, check=False,
+    )  # fmt: skip
+    assert query.returncode == 3 and "generation.log-20261001.bz2" in query.stderr
+    bz2.unlink()
+    assert purge_generation_logs(user_id="victim", path=log_path) == 3
+    assert b"victim" not in foreign.read_bytes() and b"victim" not in gzip.decompress(
+        zipped.read_bytes()
+    )
+    assert [r.get("n") for r in get_generation_logs(path=log_path)] == [2, 4, None, None]

@@ -196,3 +196,26 @@ def test_csv_many_batches_with_a_late_key(tmp_path: Any) -> None:
     assert len(rows) == 9001
     assert [rows[0]["n"], rows[0]["alpha"], rows[8999]["n"]] == ["0", "", "8999"]
     assert [rows[-1]["timestamp"], rows[-1]["alpha"], rows[-1]["n"]] == ["late", "x", ""]
+
+
+def test_csv_rows_relaid_for_a_late_key_keep_quotes_commas_and_line_ends(tmp_path: Any) -> None:
+    """Rows re-laid under a late key read back exactly as rows written under the final columns."""
+    tricky = ["a,b", 'say "hi"', "two\r\nlines", "lone\nnewline", "cr\ronly", "", "'x", "=1+1"]
+    records: list[dict[str, Any]] = [
+        {"timestamp": str(i), "project_name": text, "files": [text or "x", "y"], "n": i}
+        for i, text in enumerate(tricky * 3)
+    ]
+    late = [*records, {"timestamp": "late", "alpha": 'q"uote,d'}]
+    known = [{**records[0], "alpha": None}, *records[1:], late[-1]]
+    tables = []
+    for batch in (late, known):
+        path = tmp_path / "t.csv"
+        with path.open("wb") as out:
+            write_csv(batch, out)
+        tables.append(read_csv(path))
+    assert tables[0] == tables[1]
+    rows = tables[0][1]
+    assert [row["project_name"] for row in rows[:-1]] == [
+        "'" + t if t[:1] in "=+-@\t\r'[{" and t else t for t in tricky * 3
+    ]
+    assert rows[-1]["alpha"] == 'q"uote,d'

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -20,7 +23,7 @@ from helpers_export import read_jsonl, sample_records, write_rotated_log
 from dihya_logging.store._api import get_generation_logs
 from dihya_logging.store._backend import PurgeOutcome, RecordFilter
 from dihya_logging.store._export import (
-    TEMP_MARK,
+    EXPORT_TEMP,
     export_generation_logs,
     export_store,
     remove_stale_exports,
@@ -40,8 +43,8 @@ class ScriptedStore:
         return iter(self.produce())
 
     def tail(self, limit: int, flt: RecordFilter) -> list[dict[str, Any]]:
-        """Not used by exports."""
-        raise NotImplementedError
+        """No newest records to seed CSV columns with (a script may fail or block)."""
+        return []
 
     def purge(
         self, *, user_id: Optional[str], before: Optional[datetime], anonymize: bool
@@ -66,7 +69,7 @@ def log(log_path: Path) -> Path:
 
 def _leftovers(directory: Path) -> list[str]:
     """Temporary export files in a directory."""
-    return [name for name in os.listdir(directory) if TEMP_MARK in name]
+    return [name for name in os.listdir(directory) if EXPORT_TEMP in name]
 
 
 @pytest.mark.parametrize("name", ["out.txt", "out", "out.xml.gz"])
@@ -261,3 +264,54 @@ def test_bad_argument_types(log: Path, tmp_path: Path, kwargs: Any, error: type)
     with pytest.raises(error):
         export_generation_logs(tmp_path / "x.jsonl", path=log, **kwargs)
     assert not (tmp_path / "x.jsonl").exists()
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_symlinks_fifos_and_devices_are_never_replaced_nor_written_through(
+    log: Path, tmp_path: Path, overwrite: bool
+) -> None:
+    """A symlink (to a file or dangling), a FIFO, a device: refused, left exactly as found."""
+    victim = tmp_path / "victim.jsonl"
+    victim.write_text("precious\n")
+    link, dangling, fifo = (
+        tmp_path / "link.jsonl",
+        tmp_path / "dangling.jsonl",
+        tmp_path / "f.jsonl",
+    )
+    link.symlink_to(victim)
+    dangling.symlink_to(tmp_path / "nowhere.jsonl")
+    os.mkfifo(fifo)
+    special = "not a regular file"
+    for target, kind in ((link, "symbolic link"), (dangling, "symbolic link"),
+                         (fifo, special), (Path("/dev/null"), special)):  # fmt: skip
+        with pytest.raises(ValueError, match=f"refusing to export onto .*{kind}"):
+            export_generation_logs(target, format="jsonl", overwrite=overwrite, path=log)
+    assert link.is_symlink() and os.readlink(link) == str(victim)
+    assert dangling.is_symlink() and not (tmp_path / "nowhere.jsonl").exists()
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert victim.read_text() == "precious\n"
+    assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+
+
+def test_dash_is_standard_output_and_audited(
+    log: Path, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """`export -` writes JSON lines (or --format csv) to stdout; the summary goes to stderr."""
+    records = get_generation_logs(path=log)
+    done = subprocess.run(
+        [sys.executable, "-m", "dihya_logging", "export", "-", "--file", str(log)],
+        capture_output=True, text=True, env=subprocess_env, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(text) for text in done.stdout.splitlines()] == records
+    assert done.stderr == f"exported {len(records)} records to standard output\n"
+    assert not (Path.cwd() / "-").exists()
+    audit = get_generation_logs(event="export", path=log)[-1]
+    assert (audit["destination"], audit["count"], audit["format"]) == ("-", len(records), "jsonl")
+    as_csv = subprocess.run(
+        [sys.executable, "-m", "dihya_logging", "export", "-", "--format", "csv", "--file",
+         str(log)], capture_output=True, text=True, env=subprocess_env, timeout=60, check=False,
+    )  # fmt: skip
+    assert as_csv.stdout.startswith("timestamp,level,logger,message,event,user_id")
+    rows = list(csv.reader(io.StringIO(as_csv.stdout)))
+    assert len(rows) == len(records) + 2  # the header, and the first export's audit event

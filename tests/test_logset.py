@@ -179,3 +179,19 @@ def test_every_private_file_has_its_own_name_and_is_no_backup(tmp_path: Path) ->
         path.write_text("")
     (tmp_path / "generation.log").write_text("")
     assert log_set.files() == [tmp_path / "generation.log"]
+
+
+def test_files_renamed_by_logrotate_are_part_of_the_set_in_time_order(tmp_path: Path) -> None:
+    """generation.log-DATE[.gz], .YYYY-MM-DD: found, ordered by mtime among numbered backups."""
+    log = LogSet(tmp_path / "generation.log")
+    names = ["generation.log.2", "generation.log-20261101.gz", "generation.log.1",
+             "generation.log.2026-12-04", "generation.log"]  # fmt: skip
+    for moment, name in enumerate(names):
+        (tmp_path / name).write_bytes(b"")
+        os.utime(tmp_path / name, (1_000_000 + moment, 1_000_000 + moment))
+    for name in ("generation.log-old", "generation.log.lock", "generation.log.20261204.bz2"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in log.files()] == names
+    readable, unreadable = log.foreign()
+    assert [p.name for p in readable] == ["generation.log-20261101.gz", "generation.log.2026-12-04"]
+    assert [p.name for p in unreadable] == ["generation.log.20261204.bz2"]

@@ -19,7 +19,7 @@ from dihya_logging.store._api import (
     retention_cutoff,
 )
 from dihya_logging.store._filestore import FileStore
-from dihya_logging.store._reading import DamagedLineWarning
+from dihya_logging.store._reading import DamagedFileWarning
 from tests.helpers_store import build_log, record, write_file
 
 
@@ -96,10 +96,14 @@ def test_bad_read_arguments_raise_clear_errors(
         ({"user_id": "  "}, ValueError, "user_id"),
         ({"before": "last year"}, ValueError, "not a date"),
         ({"before": [2026]}, TypeError, "date"),
-        ({"anonymize": True}, ValueError, "needs a user_id"),
+        ({}, ValueError, "explicit scope"),
+        ({"anonymize": True, "before": "2026-01-01"}, ValueError, "needs a user_id"),
+        ({"all": True, "user_id": "u"}, ValueError, "takes no user_id"),
+        ({"all": "yes"}, TypeError, "all"),
+        ({"user_id": "u", "dry_run": 1}, TypeError, "dry_run"),
         ({"user_id": "u", "anonymize": "yes"}, TypeError, "anonymize"),
-        ({"actor": 5}, TypeError, "actor"),
-        ({"path": 3.5}, TypeError, "path"),
+        ({"all": True, "actor": 5}, TypeError, "actor"),
+        ({"all": True, "path": 3.5}, TypeError, "path"),
     ],
 )
 def test_bad_purge_arguments_raise_before_touching_files(
@@ -115,9 +119,9 @@ def test_bad_purge_arguments_raise_before_touching_files(
 
 
 def test_a_damaged_line_warns_but_never_raises(log_path: Path) -> None:
-    """The public reader skips a damaged line with a DamagedLineWarning naming the file."""
+    """The public reader skips a damaged line with a DamagedFileWarning naming file and line."""
     write_file(log_path, [record(1, "u")], tail=b"{oops\n")
-    with pytest.warns(DamagedLineWarning, match="generation.log: line 2"):
+    with pytest.warns(DamagedFileWarning, match="generation.log: 1 lines read.*line 2"):
         assert [r["n"] for r in get_generation_logs(path=log_path)] == [1]
 
 

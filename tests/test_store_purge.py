@@ -61,10 +61,10 @@ def test_retention_and_full_purges_are_audited(log_path: Path) -> None:
     event = get_generation_logs(event="purge", path=log_path)[-1]
     assert event["filter"] == {"before": "2026-01-03T00:00:00Z"}
     assert event["count"] == 60
-    assert purge_generation_logs(path=log_path) == 60
+    assert purge_generation_logs(all=True, path=log_path) == 60
     events = get_generation_logs(path=log_path)
     assert [e["event"] for e in events] == ["purge", "purge"]
-    assert events[-1]["filter"] == {}
+    assert events[-1]["filter"] == {"all": True}
 
 
 def test_anonymize_audit_names_the_token_the_records_now_carry(log_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_audit_goes_through_the_attached_handler_even_above_its_level(log_path: 
     probe = logging.Handler()
     probe.emit = seen.append  # type: ignore[method-assign]
     logging.getLogger(LOGGER_NAME).addHandler(probe)
-    purge_generation_logs(path=log_path)
+    purge_generation_logs(all=True, path=log_path)
     assert [r.getMessage() for r in seen] == ["purge"]  # the application's handlers see it too
 
 
@@ -144,3 +144,18 @@ def test_recipients_hear_of_every_purge_and_failures_are_recorded(
     failed = get_generation_logs(event="purge", path=log_path)[-1]["recipients"]
     assert failed[0]["ok"] is False
     assert "unreachable" in failed[0]["error"]
+
+
+def test_a_dry_run_counts_and_changes_nothing(log_path: Path) -> None:
+    """dry_run=True returns what a real purge would remove, writes no byte and no audit event."""
+    build_log(log_path)
+    before = {p.name: p.read_bytes() for p in log_path.parent.iterdir() if p.suffix != ".lock"}
+    would = purge_generation_logs(user_id="user_2", dry_run=True, path=log_path)
+    would_all = purge_generation_logs(all=True, dry_run=True, path=log_path)
+    assert {
+        p.name: p.read_bytes() for p in log_path.parent.iterdir() if p.suffix != ".lock"
+    } == before
+    assert 0 < would < would_all
+    assert purge_generation_logs(user_id="user_2", path=log_path) == would
+    assert purge_generation_logs(all=True, path=log_path) == would_all - would
+    assert purge_generation_logs(all=True, dry_run=True, path=log_path) == 0

@@ -61,7 +61,7 @@ def test_retention_and_full_purges_verify(chained: Path) -> None:
     """A retention purge, then a purge of everything, both leave an intact chain."""
     assert purge_generation_logs(before="2100-01-01", path=chained) == 40
     assert verify_generation_logs(chained).status == INTACT
-    assert purge_generation_logs(path=chained) == 0
+    assert purge_generation_logs(all=True, path=chained) == 0
     report = verify_generation_logs(chained)
     assert report.status == INTACT, report.problems
     assert report.tombstones == 40

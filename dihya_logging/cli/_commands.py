@@ -16,15 +16,28 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Callable, Final, Optional
 
-from dihya_logging._logset import LogSet
-from dihya_logging._schema import parse_datetime
+from dihya_logging._logset import LogSet, open_private
+from dihya_logging._schema import EVENT_EXPORT, EVENT_GENERATION, EVENT_PURGE
 from dihya_logging.cli._console import Progress, RecordTable, Stats, clean
-from dihya_logging.store._backend import LogStore, RecordFilter, is_database_location
+from dihya_logging.store._backend import (
+    LogStore,
+    RecordFilter,
+    is_database_location,
+    read_damage,
+)
 from dihya_logging.store._formats import dump_record
 
-__all__ = ["COMMANDS", "CliError", "UsageError"]
+__all__ = ["COMMANDS", "EVENTS", "EXIT_DAMAGED", "TERMINAL_LIMIT", "CliError", "UsageError"]
+
+EVENTS: Final = (EVENT_GENERATION, EVENT_EXPORT, EVENT_PURGE)
+"""The event kinds ``--event`` accepts (anything else is a usage error)."""
+TERMINAL_LIMIT: Final = 100
+"""``query`` on a terminal without ``--limit`` shows the newest this many (a pipe gets all)."""
 
 _FLUSH_EVERY: Final = 256
+EXIT_DAMAGED: Final = 3
+"""Exit status of a read (tail, query, export, stats) that completed but skipped unreadable
+data: a damaged line or a damaged ``.gz``; a warning line on stderr names each file."""
 
 
 class CliError(Exception):
@@ -48,11 +61,17 @@ def _store(args: argparse.Namespace, progress: Optional[Progress] = None) -> Log
         return open_store(location)
     if not LogSet(location).files():
         raise CliError(f"no log at {location} (use --file or set DIHYA_LOG_FILE)")
+    key = _read_key(args) if hasattr(args, "key_env") else None
     if progress is None:
-        return FileStore(location)
-    store = FileStore(location, progress=progress.update_bytes)
+        return FileStore(location, chain_key=key)
+    store = FileStore(location, progress=progress.update_bytes, chain_key=key)
     progress.total_bytes = store.size()
     return store
+
+
+def _read_status(store: LogStore) -> int:
+    """0, or `EXIT_DAMAGED` when the store's reads skipped unreadable data."""
+    return EXIT_DAMAGED if read_damage(store) else 0
 
 
 def _write_records(records: Iterable[dict[str, Any]]) -> int:
@@ -73,8 +92,40 @@ def _write_records(records: Iterable[dict[str, Any]]) -> int:
     return count
 
 
+class _RecordPrinter:
+    """Prints records as JSON lines (``--json``, or stdout not a terminal) or as table rows."""
+
+    def __init__(self, as_json: bool, *, streaming: bool) -> None:
+        self.as_json = as_json or not sys.stdout.isatty()
+        self.table = RecordTable()
+        self.streaming = streaming
+        self.header_done = False
+
+    def print(self, records: Iterable[dict[str, Any]]) -> None:
+        """Print a batch (a streaming table has fixed widths and one header)."""
+        if self.as_json:
+            _write_records(records)
+            return
+        if not self.streaming:
+            for line in self.table.lines(records):
+                sys.stdout.write(line + "\n")
+            return
+        widths = list(RecordTable.FIXED)
+        for record in records:
+            if not self.header_done:
+                sys.stdout.write(self.table.join(list(RecordTable.COLUMNS), widths) + "\n")
+                self.header_done = True
+            sys.stdout.write(self.table.join(RecordTable.row(record), widths) + "\n")
+        sys.stdout.flush()
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
-    """Print the newest records; with ``--follow``, keep printing new ones."""
+    """Print the newest records; with ``--follow``, keep printing new ones, across rotations.
+
+    ``--user/--status/--event/--since/--until`` filter both; a table on a terminal, JSON lines
+    with ``--json`` or when piped.
+    """
+    flt = _filter(args, status=args.status, event=args.event)
     store = _store(args)
     follower = None
     if args.follow:
@@ -83,11 +134,15 @@ def cmd_tail(args: argparse.Namespace) -> int:
         from dihya_logging.store._follow import Follower
 
         follower = Follower(LogSet(args.location).path)  # opened first: no gap before following
-    _write_records(store.tail(args.lines, RecordFilter()) if args.lines else [])
+    printer = _RecordPrinter(args.json, streaming=follower is not None)
+    newest = store.tail(args.lines, flt) if args.lines else []
+    printer.print(newest)
     sys.stdout.flush()
     if follower is None:
-        return 0
+        return _read_status(store)
     from dihya_logging.store._follow import follow
+
+    seen = {"damaged": 0, "lost": 0}
 
     def emit(line: bytes) -> None:
         try:
@@ -96,28 +151,79 @@ def cmd_tail(args: argparse.Namespace) -> int:
             record = None
         if not isinstance(record, dict):
             sys.stderr.write("dihya-logs: warning: a damaged line of the live file was skipped\n")
-        elif not record.get("tombstone"):
-            _write_records([record])
+        elif not record.get("tombstone") and flt.matches(record):
+            printer.print([record])
+        assert follower is not None
+        if follower.damaged > seen["damaged"]:
+            seen["damaged"] = follower.damaged
+            sys.stderr.write(
+                "dihya-logs: warning: a rotated file ended with a cut line (skipped)\n"
+            )
+        if follower.lost > seen["lost"]:
+            seen["lost"] = follower.lost
+            sys.stderr.write(
+                "dihya-logs: warning: rotated files were removed before they could be read "
+                "(some records were not printed)\n"
+            )
 
+    first = follower.poll()  # what was appended while the newest records were read
+    for line in first[_already_printed(newest, first, flt) :]:
+        emit(line)
     follow(follower.path, emit, interval=args.interval, follower=follower)
     return 0  # pragma: no cover - follow only ends by a signal
 
 
+def _already_printed(newest: list[dict[str, Any]], lines: list[bytes], flt: RecordFilter) -> int:
+    """How many of the follower's first ``lines`` the initial tail already printed.
+
+    The follower opens first (so nothing falls in a gap), then the tail is read: records
+    appended in between are in both, as the tail's last matches and the lines' first ones.
+    """
+    matched: list[tuple[int, dict[str, Any]]] = []  # (lines consumed, record) per match
+    for index, line in enumerate(lines if newest else ()):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and not record.get("tombstone") and flt.matches(record):
+            matched.append((index + 1, record))
+            if len(matched) >= len(newest):
+                break
+    for overlap in range(min(len(matched), len(newest)), 0, -1):
+        if [record for _, record in matched[:overlap]] == newest[-overlap:]:
+            return matched[overlap - 1][0]
+    return 0
+
+
 def _filter(args: argparse.Namespace, **extra: Any) -> RecordFilter:
-    """The record filter of ``--user/--since/--until`` (plus ``extra`` criteria)."""
-    return RecordFilter.build(user_id=args.user, since=args.since, until=args.until, **extra)
+    """The record filter of ``--user/--since/--until`` (plus ``extra`` criteria); a
+    contradiction (since after until) is a usage error."""
+    try:
+        return RecordFilter.build(user_id=args.user, since=args.since, until=args.until, **extra)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    """Print the matching records as an aligned table, or JSON lines with ``--json``."""
+    """Print the matching records as an aligned table, or JSON lines with ``--json``.
+
+    On a terminal without ``--limit``, only the newest `TERMINAL_LIMIT` (said on stderr).
+    """
     flt = _filter(args, status=args.status, event=args.event)
     store = _store(args)
-    found = store.tail(args.limit, flt) if args.limit is not None else store.iter_records(flt)
+    limit = args.limit
+    if limit is None and sys.stdout.isatty():
+        limit = TERMINAL_LIMIT
+    found = store.tail(limit, flt) if limit else store.iter_records(flt)
     iterator = iter(found)
     first = next(iterator, None)
     if first is None:
         sys.stderr.write("dihya-logs: no matching records\n")
-        return 0
+        return _read_status(store)
+    if args.limit is None and limit and isinstance(found, list) and len(found) == limit:
+        sys.stderr.write(
+            f"dihya-logs: showing the newest {limit} records (--limit N for more, 0 for all)\n"
+        )
     records = itertools.chain([first], iterator)
     if args.json:
         _write_records(records)
@@ -125,7 +231,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         write = sys.stdout.write
         for line in RecordTable().lines(records):
             write(line + "\n")
-    return 0
+    return _read_status(store)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -147,8 +253,12 @@ def cmd_export(args: argparse.Namespace) -> int:
             )
     except FileExistsError:
         raise CliError(f"{args.destination} exists (use --overwrite to replace it)") from None
-    sys.stdout.write(f"exported {count} records to {args.destination}\n")
-    return 0
+    status = _read_status(store)
+    incomplete = " (incomplete: unreadable data skipped, see the warnings)" if status else ""
+    summary = sys.stderr if args.destination == "-" else sys.stdout  # stdout carries the data
+    where = "standard output" if args.destination == "-" else args.destination
+    summary.write(f"exported {count} records to {where}{incomplete}\n")
+    return status
 
 
 def _confirm(question: str) -> bool:
@@ -160,37 +270,65 @@ def _confirm(question: str) -> bool:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    """Erase (or anonymize) records, after ``--yes`` or a typed confirmation on a terminal."""
-    from dihya_logging.store._api import purge_store
+    """Erase (or anonymize) records, after ``--yes`` or a typed confirmation on a terminal.
+
+    The scope is explicit (``--user``, ``--before`` or ``--all``); ``--dry-run`` prints how
+    many records would go and changes nothing; the question on a terminal states that count.
+    """
+    from dihya_logging.store._api import count_purge, purge_store
+    from dihya_logging.store._receipt import (
+        build_receipt,
+        check_receipt_destination,
+        write_receipt,
+    )
 
     if args.anonymize and args.user is None:
         raise UsageError("--anonymize needs --user")
-    before = parse_datetime(args.before) if args.before is not None else None
+    if args.receipt is not None and not args.dry_run:
+        try:
+            check_receipt_destination(args.receipt)
+        except OSError as exc:
+            raise UsageError(f"--receipt {args.receipt}: {exc.strerror}") from None
+    before = args.before
     _store(args)  # a missing log is an error before any question, a bad DSN too
+    verb = "anonymize" if args.anonymize else "permanently remove"
     if args.user is not None:
-        verb = "anonymize" if args.anonymize else "permanently remove"
-        scope = f"{verb} every record of user {args.user!r}"
+        scope = f"of user {args.user!r}"
     elif before is not None:
-        stamp = before.isoformat().replace("+00:00", "Z")
-        scope = f"permanently remove every record dated before {stamp}"
+        scope = f"dated before {before.isoformat().replace('+00:00', 'Z')}"
     else:
-        scope = "permanently remove EVERY record"
-    if not args.yes:
-        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        scope = "(EVERY record of the log)"
+    if args.dry_run or not args.yes:
+        if not (args.dry_run or (sys.stdin.isatty() and sys.stderr.isatty())):
             raise UsageError("refusing to purge without --yes (no terminal to ask on)")
+        with Progress("counting", sys.stderr) as progress:
+            counted = _store(args, progress if progress.enabled else None)
+            count = count_purge(counted, user_id=args.user, before=before)
+        if args.dry_run:
+            would = "anonymize" if args.anonymize else "remove"
+            sys.stdout.write(f"would {would} {count} records {scope} (dry run: nothing changed)\n")
+            return 0
         question = (
-            f"This will {scope} in {args.location} "
+            f"This will {verb} {count:,} records {scope} in {args.location} "
             "(every file, rotated and compressed ones included)."
         )
         if not _confirm(question):
             raise CliError("purge cancelled")
     with Progress("purging", sys.stderr) as progress:
         store = _store(args, progress if progress.enabled else None)
-        count = purge_store(
-            store, user_id=args.user, before=before, anonymize=args.anonymize, actor=args.actor
-        ).count
+        outcome = purge_store(
+            store,
+            user_id=args.user,
+            before=before,
+            all=args.all,
+            anonymize=args.anonymize,
+            actor=args.actor,
+        )
     done = "anonymized" if args.anonymize else "removed"
-    sys.stdout.write(f"{done} {count} records\n")
+    sys.stdout.write(f"{done} {outcome.count} records\n")
+    if args.receipt is not None:
+        written = write_receipt(args.receipt, build_receipt(store, outcome))
+        sys.stdout.write(f"receipt written to {written}\n")
     return 0
 
 
@@ -229,25 +367,61 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    """Counts of generations by status, stack, template, user and day."""
+    """Generations by status, stack, template, user and period; error rates; durations."""
     flt = _filter(args)
-    stats = Stats()
+    stats = Stats(by=args.by, top=args.top)
     store = _store(args)
-    count_stats = getattr(store, "count_stats", None)  # a database counts them itself
-    if count_stats is not None:
-        events, by = count_stats(flt)
-        stats.events.update(events)
-        for name, counts in by.items():
-            stats.counts[name].update(counts)
-    else:
-        for record in store.iter_records(flt):
-            stats.add(record)
+    for record in store.iter_records(flt):
+        stats.add(record)
     if args.json:
         sys.stdout.write(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2) + "\n")
+    elif args.csv:
+        import csv
+
+        csv.writer(sys.stdout, lineterminator="\n").writerows(stats.rows())
     else:
         for line in stats.lines():
             sys.stdout.write(line + "\n")
-    return 0
+    return _read_status(store)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write a self-contained HTML audit report: figures, timeline, rates, audits, chain."""
+    from collections import deque
+    from datetime import datetime, timezone
+
+    from dihya_logging.cli._report import render_report
+    from dihya_logging.store._backend import AUDIT_EVENTS
+    from dihya_logging.store._export import refuse_special_destination
+
+    target = Path(os.path.abspath(args.html))
+    refuse_special_destination(target)
+    if target.exists() and not args.overwrite:
+        raise CliError(f"{args.html} exists (use --overwrite to replace it)")
+    flt = _filter(args)
+    stats = Stats(by=args.by, top=0)
+    audits: deque[dict[str, Any]] = deque(maxlen=args.audits)
+    with Progress("reading", sys.stderr) as progress:
+        store = _store(args, progress if progress.enabled else None)
+        for record in store.iter_records(flt):
+            stats.add(record)
+            if record.get("event") in AUDIT_EVENTS:
+                audits.append(record)
+    chain = None
+    if not is_database_location(args.location):
+        from dihya_logging.chain._verify import verify_generation_logs
+
+        report = verify_generation_logs(args.location, key=_read_key(args))
+        unchained = report.records == 0 and getattr(store, "chain_head", lambda: None)() is None
+        if not unchained:
+            chain = (report.ok, report.summary())
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    page = render_report(stats, audits, location=store.location, generated_at=stamp, chain=chain)
+    fd = open_private(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(page)
+    sys.stdout.write(f"report written to {args.html}\n")
+    return _read_status(store)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -284,5 +458,6 @@ COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "purge": cmd_purge,
     "verify": cmd_verify,
     "stats": cmd_stats,
+    "report": cmd_report,
     "migrate": cmd_migrate,
 }

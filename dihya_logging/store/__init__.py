@@ -11,11 +11,13 @@ from dihya_logging.store._api import (
 )
 from dihya_logging.store._backend import LogStore, PurgeOutcome, RecordFilter
 from dihya_logging.store._export import export_generation_logs
+from dihya_logging.store._receipt import check_receipt
 
 __all__ = [
     "LogStore",
     "PurgeOutcome",
     "RecordFilter",
+    "check_receipt",
     "export_generation_logs",
     "get_generation_logs",
     "iter_generation_logs",

@@ -6,15 +6,16 @@ touched — and works on the `LogStore` that ``path`` names: a ``postgresql://``
 `dihya_logging.postgres._store.PostgresStore`, anything else the `FileStore` of
 `resolve_log_path(path)`.
 
-**Purge.** ``purge_generation_logs()`` with no filter removes every record; ``user_id=`` one
-user's records (GDPR art. 17); ``before=`` every record older than a date (retention; with
-``user_id`` too, that user's older records); ``anonymize=True`` (needs ``user_id``) keeps the
-records but replaces the identity with `pseudonymize_user_id`'s stable token, so statistics
-survive. ``purge`` audit events are never removed (they hold no personal data and prove the
-erasures). Each purge then appends a ``purge`` event — actor, mode, filter (user id as a
-token, never in clear; ``before`` in ISO 8601), count, tombstoned sequence numbers in a chained
-log — and tells every installed exporter with an ``on_purge`` hook (GDPR art. 19), recording
-each hook's outcome in that event.
+**Purge.** The scope is always explicit: ``user_id=`` one user's records (GDPR art. 17);
+``before=`` every record older than a date (retention; with ``user_id`` too, that user's older
+records); ``all=True`` every record. No scope is a ValueError, never "everything" by default.
+``anonymize=True`` (needs ``user_id``) keeps the records but replaces the identity with
+`pseudonymize_user_id`'s stable token, so statistics survive. ``dry_run=True`` counts what
+would go and changes nothing (no audit event either). ``purge`` audit events are never
+removed (they hold no personal data and prove the erasures). Each purge then appends a
+``purge`` event — actor, mode, filter (user id as a token, never in clear; ``before`` in ISO
+8601), count, tombstoned sequence numbers in a chained log — and tells every installed
+exporter with an ``on_purge`` hook (GDPR art. 19), recording each hook's outcome in that event.
 
 **Retention.** The French regulator (CNIL, recommendation on logging measures, 2021) advises
 keeping logs six months to one year. `DEFAULT_RETENTION_DAYS` is 365 — the longest period it
@@ -27,17 +28,15 @@ daily job, or give the handler ``retention_days`` to drop whole rotated files.
 from __future__ import annotations
 
 import contextlib
-import gc
 import getpass
-import logging
 import os
 import warnings
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final, Optional
 
-from dihya_logging._logset import ENV_LOG_FILE, PathLike, resolve_log_path
-from dihya_logging._schema import EVENT_PURGE, LOGGER_NAME, DateLike, parse_datetime
+from dihya_logging._logset import ENV_LOG_FILE, PathLike, attached_handlers, resolve_log_path
+from dihya_logging._schema import EVENT_PURGE, DateLike, parse_datetime
 from dihya_logging.store._backend import LogStore, PurgeOutcome, RecordFilter, is_database_location
 from dihya_logging.store._filestore import FileStore
 from dihya_logging.store._pseudonym import pseudonymize_user_id, replace_user_id
@@ -45,6 +44,7 @@ from dihya_logging.store._pseudonym import pseudonymize_user_id, replace_user_id
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
     "audit_actor",
+    "count_purge",
     "get_generation_logs",
     "iter_generation_logs",
     "open_store",
@@ -65,7 +65,7 @@ def open_store(location: Optional[PathLike] = None) -> LogStore:
         raise TypeError(f"path must be a string, a path or None, got {type(location).__name__}")
     if location is None:
         env = os.environ.get(ENV_LOG_FILE)
-        if env and is_database_location(env) and _attached_log() is None:
+        if env and is_database_location(env) and next(attached_handlers(), None) is None:
             location = env
     if is_database_location(location):
         from dihya_logging.postgres._store import PostgresStore
@@ -73,15 +73,6 @@ def open_store(location: Optional[PathLike] = None) -> LogStore:
         store: LogStore = PostgresStore(str(location))
         return store
     return FileStore(resolve_log_path(location))
-
-
-def _attached_log() -> Optional[object]:
-    """The file of a handler attached to the generation logger, if any."""
-    for handler in logging.getLogger(LOGGER_NAME).handlers:
-        attached: object = getattr(handler, "log_path", None)
-        if attached is not None:
-            return attached
-    return None
 
 
 def _check_limit(limit: object) -> Optional[int]:
@@ -132,25 +123,7 @@ def get_generation_logs(
     records = iter_generation_logs(
         limit, user_id=user_id, status=status, event=event, since=since, until=until, path=path
     )
-    with _gc_paused():
-        return list(records)
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a big list of fresh records is built.
-
-    Every few hundred new dicts would otherwise trigger a collection that walks all the
-    records built so far: more than half the time of a million-record read. Records hold no
-    cycles, so nothing is left for the collector to find.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    return list(records)
 
 
 def audit_actor(actor: Optional[str]) -> str:
@@ -184,7 +157,12 @@ def retention_cutoff(
 
 
 def _check_purge(
-    user_id: object, before: object, anonymize: object, actor: object
+    user_id: object,
+    before: object,
+    everything: object,
+    anonymize: object,
+    dry_run: object,
+    actor: object,
 ) -> Optional[datetime]:
     """Validate a purge request (TypeError/ValueError); the parsed ``before``."""
     if user_id is not None:
@@ -193,8 +171,16 @@ def _check_purge(
         if not user_id.strip():
             raise ValueError("user_id must not be empty")
     cutoff = parse_datetime(before) if before is not None else None  # type: ignore[arg-type]
-    if not isinstance(anonymize, bool):
-        raise TypeError(f"anonymize must be True or False, got {anonymize!r}")
+    for name, flag in (("all", everything), ("anonymize", anonymize), ("dry_run", dry_run)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    if everything and (user_id is not None or cutoff is not None):
+        raise ValueError("all=True erases everything: it takes no user_id or before")
+    if not everything and user_id is None and cutoff is None:
+        raise ValueError(
+            "a purge needs an explicit scope: user_id= (erasure), before= (retention) "
+            "or all=True (everything)"
+        )
     if anonymize and user_id is None:
         raise ValueError("anonymize=True needs a user_id (whose records are kept, anonymized)")
     if actor is not None and not isinstance(actor, str):
@@ -202,19 +188,36 @@ def _check_purge(
     return cutoff
 
 
+def count_purge(
+    store: LogStore, *, user_id: Optional[str] = None, before: Optional[datetime] = None
+) -> int:
+    """How many records a purge of this scope would remove or anonymize (reads only).
+
+    The same selection as every backend's purge: the scope's records except ``purge`` audit
+    events (never removed) and tombstones (never read).
+    """
+    flt = RecordFilter(user_id=user_id, until=before)
+    return sum(1 for record in store.iter_records(flt) if record.get("event") != EVENT_PURGE)
+
+
 def purge_store(
     store: LogStore,
     *,
     user_id: Optional[str] = None,
     before: Optional[DateLike] = None,
+    all: bool = False,  # the public spelling of "everything"
     anonymize: bool = False,
+    dry_run: bool = False,
     actor: Optional[str] = None,
 ) -> PurgeOutcome:
     """`purge_generation_logs` on an open store; returns the full outcome (count + details).
 
-    The CLI uses it with a `FileStore` that reports progress.
+    The CLI uses it with a `FileStore` that reports progress. ``dry_run`` only counts
+    (``details["dry_run"]`` is True) and writes nothing, not even an audit event.
     """
-    cutoff = _check_purge(user_id, before, anonymize, actor)
+    cutoff = _check_purge(user_id, before, all, anonymize, dry_run, actor)
+    if dry_run:
+        return PurgeOutcome(count_purge(store, user_id=user_id, before=cutoff), {"dry_run": True})
     who = audit_actor(actor)
     mode = "anonymize" if anonymize else "delete"
 
@@ -229,6 +232,8 @@ def purge_store(
             described["user_id"] = pseudonym_for(store, user_id)
         if cutoff is not None:
             described["before"] = cutoff.isoformat().replace("+00:00", "Z")
+        if all:
+            described["all"] = True
         return described
 
     store.check_audit()
@@ -264,6 +269,7 @@ def purge_store(
             fields[key] = encode_seqs(seqs)
     fields["recipients"] = _notify_recipients(fields)
     store.append_audit(fields)
+    outcome.details["audit"] = fields
     return outcome
 
 
@@ -282,18 +288,39 @@ def purge_generation_logs(
     *,
     user_id: Optional[str] = None,
     before: Optional[DateLike] = None,
+    all: bool = False,  # the public spelling of "everything"
     anonymize: bool = False,
+    dry_run: bool = False,
     actor: Optional[str] = None,
     path: Optional[PathLike] = None,
+    receipt: Optional[PathLike] = None,
 ) -> int:
     """Remove records from every file (rotated and ``.gz`` ones too); return how many.
 
-    No filter: everything; ``user_id``: that user's records (GDPR erasure), or with
-    ``anonymize=True`` the same records with the id replaced by a stable token; ``before``:
-    records older than that date (retention). Audited with a ``purge`` event naming no data.
+    The scope is explicit: ``user_id`` (GDPR erasure; with ``anonymize=True`` the same records
+    are kept with the id replaced by a stable token), ``before`` (retention: records older than
+    that date), or ``all=True`` (everything); none of them is a ValueError. ``dry_run=True``
+    returns the count and changes nothing. Audited with a ``purge`` event naming no data.
+    ``receipt``: a new file to write the erasure receipt to (see `store._receipt`; an existing
+    path is refused before anything is purged).
     """
-    _check_purge(user_id, before, anonymize, actor)
+    _check_purge(user_id, before, all, anonymize, dry_run, actor)
+    if receipt is not None and not dry_run:
+        from dihya_logging.store._receipt import check_receipt_destination
+
+        check_receipt_destination(receipt)
     store = open_store(path)
-    return purge_store(
-        store, user_id=user_id, before=before, anonymize=anonymize, actor=actor
-    ).count
+    outcome = purge_store(
+        store,
+        user_id=user_id,
+        before=before,
+        all=all,
+        anonymize=anonymize,
+        dry_run=dry_run,
+        actor=actor,
+    )
+    if receipt is not None and not dry_run:
+        from dihya_logging.store._receipt import build_receipt, write_receipt
+
+        write_receipt(receipt, build_receipt(store, outcome))
+    return outcome.count

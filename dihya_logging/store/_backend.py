@@ -11,16 +11,28 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Optional, Protocol, runtime_checkable
+from typing import Any, Final, Optional, Protocol, runtime_checkable
 
-from dihya_logging._schema import STATUSES, DateLike, parse_datetime, parse_timestamp
+from dihya_logging._schema import (
+    EVENT_EXPORT,
+    EVENT_PURGE,
+    STATUSES,
+    DateLike,
+    parse_datetime,
+    parse_timestamp,
+)
 
 __all__ = [
+    "AUDIT_EVENTS",
     "LogStore",
     "PurgeOutcome",
     "RecordFilter",
     "is_database_location",
+    "read_damage",
 ]
+
+AUDIT_EVENTS: Final = (EVENT_PURGE, EVENT_EXPORT)
+"""Events that record an action about users (by token): found by ``--user U --event …``."""
 
 _DATABASE_URL = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://", re.IGNORECASE)
 _KEY_VALUE_DSN = re.compile(r"^\s*(?:host|hostaddr|port|dbname|user|service)\s*=")
@@ -46,6 +58,9 @@ class RecordFilter:
     """Inclusive lower bound on ``timestamp`` (aware UTC)."""
     until: Optional[datetime] = None
     """Exclusive upper bound on ``timestamp`` (aware UTC)."""
+    audit_pseudonym: Optional[str] = None
+    """``user_id``'s token: audit events (``purge``, ``export``) whose ``filter`` names it are
+    about that user and match too (they hold the token, never the id)."""
 
     @classmethod
     def build(
@@ -84,7 +99,11 @@ class RecordFilter:
 
     def matches(self, record: dict[str, Any]) -> bool:
         """Whether a parsed record satisfies every criterion."""
-        if self.user_id is not None and record.get("user_id") != self.user_id:
+        if (
+            self.user_id is not None
+            and record.get("user_id") != self.user_id
+            and not self._audit_about_user(record)
+        ):
             return False
         if self.status is not None and record.get("status") != self.status:
             return False
@@ -99,6 +118,13 @@ class RecordFilter:
             if self.until is not None and stamp >= self.until:
                 return False
         return True
+
+    def _audit_about_user(self, record: dict[str, Any]) -> bool:
+        """Whether ``record`` is an audit event whose scope names `audit_pseudonym`."""
+        if self.audit_pseudonym is None or record.get("event") not in AUDIT_EVENTS:
+            return False
+        scope = record.get("filter")
+        return isinstance(scope, dict) and scope.get("user_id") == self.audit_pseudonym
 
     def describe(self) -> dict[str, str]:
         """The criteria as plain text, for audit events (user ids are the caller's to hash)."""
@@ -153,3 +179,9 @@ class LogStore(Protocol):
         Called before a sensitive action, so that an export or purge never happens unaudited.
         """
         ...
+
+
+def read_damage(store: LogStore) -> list[Any]:
+    """What the store's reads could not read so far: a file store's `FileDamage` entries (one
+    per damaged file and read); a database store reads no damaged lines, so none."""
+    return list(getattr(store, "damage", ()))

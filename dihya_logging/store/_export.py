@@ -6,7 +6,8 @@ sees a half-written export and a failure leaves nothing behind — the temporary
 removed, or, after a ``kill -9``, found and removed by the next export into that directory (a
 temporary file is stale when no process holds its ``flock``). Every export is audited with an
 ``export`` event naming who, how many, which filters (user id pseudonymised), the format and
-the destination's base name — never the data. The event is written once the temporary file
+the destination's base name — never the data — and, when files of the log had unreadable
+parts, which ones and how much (``damaged``). The event is written once the temporary file
 is complete and before it is renamed, so no crash can leave an export that is not audited.
 Audit events are exported like any record: when no user filter is given an export carries the
 audit trail too. A ``scheme://`` destination is handed to an installed exporter (`exporters`);
@@ -20,27 +21,45 @@ import errno
 import fcntl
 import gzip
 import os
+import stat
+import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Final, Optional, cast
 from urllib.parse import unquote, urlsplit
 
-from dihya_logging._logset import LogSet, PathLike, fsync_directory, open_private
+from dihya_logging._logset import TEMP_MARK, LogSet, PathLike, fsync_directory, open_private
 from dihya_logging._schema import EVENT_EXPORT, DateLike
 from dihya_logging.exporters._registry import ExportContext, load_exporter, uri_scheme
 from dihya_logging.store._api import audit_actor, open_store, pseudonym_for
-from dihya_logging.store._backend import LogStore, RecordFilter, is_database_location
+from dihya_logging.store._backend import (
+    LogStore,
+    RecordFilter,
+    is_database_location,
+    read_damage,
+)
 from dihya_logging.store._formats import WRITERS, detect_format, write_csv
 from dihya_logging.store._pseudonym import replace_user_id
 
-__all__ = ["TEMP_MARK", "export_generation_logs", "export_store", "remove_stale_exports"]
+__all__ = [
+    "EXPORT_TEMP",
+    "export_generation_logs",
+    "export_store",
+    "refuse_special_destination",
+    "remove_stale_exports",
+]
 
-TEMP_MARK: Final = ".dihya-export-"
-"""Infix of an export's temporary files: ``.<destination name>.dihya-export-<random>``."""
+EXPORT_TEMP: Final = f"{TEMP_MARK}dihya-export-"
+"""Infix of an export's temporary files: ``.<destination name>.tmp-dihya-export-<random>`` (the
+log set's temporary-file mark, and a purpose tag that no other program's files carry)."""
+STDOUT: Final = "-"
+"""The destination that means standard output."""
 
 Progress = Callable[[int], None]
 _PROGRESS_EVERY: Final = 4096
+_SEED_RECORDS: Final = 256
 
 
 def export_generation_logs(
@@ -57,8 +76,10 @@ def export_generation_logs(
     """Write the selected records to ``destination_path``; return the count; audit it.
 
     The format comes from the suffix (``.jsonl``, ``.json``, ``.csv``, each optionally
-    ``.gz``) or ``format``; a ``scheme://`` destination goes to the installed exporter for that
-    scheme (``file://`` is a local file). Unknown suffix or scheme → ValueError; an existing
+    ``.gz``) or ``format``; ``"-"`` is standard output (JSON lines unless ``format``); a
+    ``scheme://`` destination goes to the installed exporter for that scheme (``file://`` is
+    a local file). A destination that is a symlink, a FIFO or a device is refused (ValueError),
+    with or without ``overwrite``. Unknown suffix or scheme → ValueError; an existing
     destination → FileExistsError unless ``overwrite``.
     """
     flt = RecordFilter.build(user_id=user_id, since=since, until=until)
@@ -92,6 +113,8 @@ def export_store(
     scheme = uri_scheme(destination)
     if scheme is not None and scheme != "file":
         return _export_to_plugin(store, str(destination), scheme, flt, format, overwrite, actor)
+    if isinstance(destination, str) and destination == STDOUT:
+        return _export_to_stdout(store, flt, format, actor, progress)
     if scheme == "file":
         destination = unquote(urlsplit(str(destination)).path)
     target = Path(os.path.abspath(os.fspath(destination)))
@@ -105,7 +128,59 @@ def export_store(
     def audit(count: int) -> None:
         _audit(store, actor, count, flt, label, target.name, None)
 
-    return _write_file(target, base, gz, records, overwrite, audit)
+    return _write_file(target, base, gz, records, overwrite, audit, _newest(store, flt))
+
+
+def _export_to_stdout(
+    store: LogStore,
+    flt: RecordFilter,
+    format: str | None,
+    actor: str | None,
+    progress: Optional[Progress],
+) -> int:
+    """Stream the records to standard output (``jsonl`` unless ``format`` says otherwise).
+
+    Data leaves as it is written, so the export is audited after success and failure alike.
+    """
+    base, gz = detect_format("stdout.jsonl", format)
+    newest = _newest(store, flt)
+    records: Iterable[dict[str, Any]] = store.iter_records(flt)
+    if progress is not None:
+        records = _reporting(records, progress)
+    counted = [0]
+
+    def tally() -> Iterator[dict[str, Any]]:
+        for record in records:
+            yield record
+            counted[0] += 1
+
+    label = base + (".gz" if gz else "")
+    out = sys.stdout.buffer
+    sys.stdout.flush()
+    try:
+        if gz:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=out) as zipped:
+                _write_stream(None, base, tally(), cast(IO[bytes], zipped), newest)
+        else:
+            _write_stream(None, base, tally(), out, newest)
+        out.flush()
+    except BaseException as exc:
+        _audit(store, actor, counted[0], flt, label, STDOUT, None, error=type(exc).__name__)
+        raise
+    _audit(store, actor, counted[0], flt, label, STDOUT, None)
+    return counted[0]
+
+
+def _newest(store: LogStore, flt: RecordFilter) -> Callable[[], list[dict[str, Any]]]:
+    """The newest selected records, read from the end (their keys seed the CSV columns);
+    damage met here is met again, and reported, by the export's own read."""
+
+    def read() -> list[dict[str, Any]]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return store.tail(_SEED_RECORDS, flt)
+
+    return read
 
 
 def _check_destination(store: LogStore, target: Path, overwrite: bool) -> None:
@@ -123,9 +198,25 @@ def _check_destination(store: LogStore, target: Path, overwrite: bool) -> None:
             target.parent == logset.directory and target.name.startswith(logset.path.name + ".")
         ):
             raise ValueError(f"refusing to export onto the log's own files: {target}")
+    refuse_special_destination(target)
     if not overwrite and (target.exists() or target.is_symlink()):
         raise FileExistsError(
             errno.EEXIST, "the export destination exists (pass overwrite=True)", str(target)
+        )
+
+
+def refuse_special_destination(target: Path) -> None:
+    """Refuse a destination that exists and is not a regular file: a symlink, a FIFO, a device,
+    a socket is never written through nor replaced, with or without ``overwrite``."""
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+        raise ValueError(
+            f"refusing to export onto {target}: it is {kind} (never replaced nor written "
+            "through; choose another destination or remove it first)"
         )
 
 
@@ -152,7 +243,7 @@ def remove_stale_exports(directory: Path) -> list[Path]:
     except OSError:
         return removed
     for name in names:
-        if not (name.startswith(".") and TEMP_MARK in name):
+        if not (name.startswith(".") and EXPORT_TEMP in name):
             continue
         candidate = directory / name
         try:
@@ -177,7 +268,7 @@ def remove_stale_exports(directory: Path) -> list[Path]:
 @contextlib.contextmanager
 def _private_temp(target: Path) -> Iterator[tuple[Path, int]]:
     """A locked ``0o600`` temporary file beside ``target``; removed on exit unless renamed."""
-    temp = target.with_name(f".{target.name[:80]}{TEMP_MARK}{os.urandom(6).hex()}")
+    temp = target.with_name(f".{target.name[:80]}{EXPORT_TEMP}{os.urandom(6).hex()}")
     fd = open_private(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -196,6 +287,7 @@ def _write_file(
     records: Iterable[dict[str, Any]],
     overwrite: bool,
     audit: Callable[[int], None],
+    newest: Callable[[], list[dict[str, Any]]],
 ) -> int:
     """Write, fsync, audit, then publish atomically; nothing is left behind on failure."""
     remove_stale_exports(target.parent)
@@ -206,9 +298,11 @@ def _write_file(
                 with gzip.GzipFile(
                     filename=inner, mode="wb", compresslevel=6, fileobj=raw
                 ) as zipped:
-                    count = _write_stream(target, base, records, cast(IO[bytes], zipped))
+                    count = _write_stream(
+                        target.parent, base, records, cast(IO[bytes], zipped), newest
+                    )
             else:
-                count = _write_stream(target, base, records, raw)
+                count = _write_stream(target.parent, base, records, raw, newest)
             raw.flush()
             os.fsync(raw.fileno())
         audit(count)
@@ -218,18 +312,25 @@ def _write_file(
 
 
 def _write_stream(
-    target: Path, base: str, records: Iterable[dict[str, Any]], out: IO[bytes]
+    spool_dir: Optional[Path],
+    base: str,
+    records: Iterable[dict[str, Any]],
+    out: IO[bytes],
+    newest: Callable[[], list[dict[str, Any]]],
 ) -> int:
-    """Run the format's writer (CSV through a spool)."""
-    if base == "csv":  # rows wait in an anonymous private file beside the destination
-        with tempfile.TemporaryFile(dir=target.parent) as spool:
-            return write_csv(records, out, spool=spool)
+    """Run the format's writer (CSV through a spool in ``spool_dir``, default the temp dir;
+    ``newest()``: the newest selected records, whose keys the CSV columns start with)."""
+    if base == "csv":  # rows wait in an anonymous private file (beside the destination)
+        expected = {key for record in newest() for key in record}
+        with tempfile.TemporaryFile(dir=spool_dir) as spool:
+            return write_csv(records, out, spool=spool, expected_keys=expected)
     return WRITERS[base](records, out)
 
 
 def _publish(temp: Path, target: Path, overwrite: bool) -> None:
     """Rename ``temp`` to ``target``; without ``overwrite`` never clobber (link is atomic)."""
     if overwrite:
+        refuse_special_destination(target)  # again: it may have been planted while the export ran
         os.replace(temp, target)
         return
     try:
@@ -319,4 +420,11 @@ def _audit(
         fields["exporter"] = exporter
     if error is not None:
         fields["error"] = error
+    damage: dict[str, dict[str, Any]] = {}
+    for entry in read_damage(store):  # one per file: the full read's, not the seed's
+        found = entry.as_dict()
+        if found["lines_read"] >= damage.get(found["file"], {}).get("lines_read", -1):
+            damage[found["file"]] = found
+    if damage:  # the export is incomplete: say which files and how much
+        fields["damaged"] = list(damage.values())
     store.append_audit(fields)

@@ -13,6 +13,7 @@ for itself).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import logging
@@ -24,13 +25,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Optional
 
-from dihya_logging._logset import LogSet, PathLike, fsync_directory, open_private
+from dihya_logging._logset import (
+    LogSet,
+    PathLike,
+    fsync_directory,
+    handler_writing,
+    open_private,
+)
 from dihya_logging._schema import LOGGER_NAME, safe_extra
 from dihya_logging.chain._format import ENV_CHAIN_KEY, read_state
-from dihya_logging.store._backend import PurgeOutcome, RecordFilter
-from dihya_logging.store._pseudonym import pseudonymize_user_id
+from dihya_logging.store._backend import AUDIT_EVENTS, PurgeOutcome, RecordFilter
+from dihya_logging.store._pseudonym import anonymization_key, pseudonymize_user_id
 from dihya_logging.store._purge import PurgePolicy, PurgeTemp, rewrite_file
 from dihya_logging.store._reading import (
+    FileDamage,
     ReadStats,
     iter_file_records,
     open_log_file,
@@ -44,14 +52,22 @@ class FileStore:
     """The log set at ``path`` (live file, rotated and ``.gz`` backups) as a `LogStore`.
 
     ``progress(bytes_read)`` is called as files are read (the CLI shows it); `stats` counts
-    the bytes read from disk over the store's life.
+    the bytes read from disk over the store's life. ``chain_key`` seals the audit events this
+    store writes into a keyed chain (default: the attached handler's, or ``$DIHYA_CHAIN_KEY``).
     """
 
-    def __init__(self, path: PathLike, *, progress: Optional[Callable[[int], None]] = None) -> None:
+    def __init__(
+        self,
+        path: PathLike,
+        *,
+        progress: Optional[Callable[[int], None]] = None,
+        chain_key: Optional[bytes] = None,
+    ) -> None:
         self.logset = LogSet(path)
         self.path: Path = self.logset.path
         self.location: str = str(self.path)
         self.stats = ReadStats(progress=progress)
+        self.chain_key = chain_key
 
     def __repr__(self) -> str:
         return f"FileStore({self.location!r})"
@@ -63,6 +79,11 @@ class FileStore:
             with contextlib.suppress(FileNotFoundError):
                 total += path.stat().st_size
         return total
+
+    @property
+    def damage(self) -> list[FileDamage]:
+        """Files whose unreadable parts this store's reads skipped so far (one entry per read)."""
+        return self.stats.damage
 
     def pseudonymize(self, user_id: str) -> str:
         """The token standing for ``user_id`` in this log (its key file or ``$DIHYA_ANON_KEY``)."""
@@ -79,17 +100,38 @@ class FileStore:
                     locked.enter_context(self.logset.lock(create_dir=False, changes=False))
                 for path in self.logset.files():
                     try:
-                        stream, compressed = open_log_file(path, self.stats)
+                        stream, compressed = open_log_file(path, self.stats, salvage=True)
                     except FileNotFoundError:
                         continue
                     opened.append((path, stream, compressed))
+                for path in self.logset.foreign()[1]:  # never silently left out
+                    reason = f"compressed as {path.suffix} by an external rotator: not read"
+                    lost = FileDamage(str(path), compressed=reason)
+                    with contextlib.suppress(OSError):
+                        lost.compressed_bytes_unreadable = path.stat().st_size
+                    self.stats.report(lost)
             yield opened
         finally:
             for _, stream, _ in opened:
                 stream.close()
 
+    def about_user(self, flt: RecordFilter) -> RecordFilter:
+        """``flt`` that also finds the audit events about its user, when it asks for ``purge``
+        or ``export`` events: their scope holds the user's token, computed with this log's key
+        (none made if the log has no key yet: then no event can name the user)."""
+        if flt.user_id is None or flt.event not in AUDIT_EVENTS or flt.audit_pseudonym:
+            return flt
+        try:
+            key = anonymization_key(self.path, create=False)
+        except FileNotFoundError:
+            return flt
+        token = pseudonymize_user_id(flt.user_id, key=key)
+        return dataclasses.replace(flt, audit_pseudonym=token)
+
     def iter_records(self, flt: RecordFilter) -> Iterator[dict[str, Any]]:
-        """Matching records, oldest first, streamed; damaged lines warned and skipped."""
+        """Matching records, oldest first, streamed; damage skipped, reported once per file
+        (a `DamagedFileWarning`, and in ``stats.damage``)."""
+        flt = self.about_user(flt)
         with self._snapshot() as files:
             for path, stream, _ in files:
                 yield from iter_file_records(stream, path, flt, self.stats)
@@ -99,6 +141,7 @@ class FileStore:
         found: list[dict[str, Any]] = []
         if limit <= 0:
             return found
+        flt = self.about_user(flt)
         with self._snapshot() as files:
             for path, stream, compressed in reversed(files):
                 wanted = limit - len(found)
@@ -139,6 +182,14 @@ class FileStore:
         deleted: list[str] = []
         with self.logset.lock():  # bumps the generation on release: writers re-check the file
             stale = self._remove_stale_temp_files()
+            unreadable = self.logset.foreign()[1]
+            if unreadable:
+                names = ", ".join(path.name for path in unreadable)
+                raise ValueError(
+                    f"refusing to purge: {names} (renamed and compressed by an external rotator) "
+                    "cannot be rewritten (only plain and .gz files can): decompress them, then "
+                    "purge again"
+                )
             files = self.logset.files()
             for path in files:  # refuse before changing anything
                 if not stat.S_ISREG(os.lstat(path).st_mode):
@@ -146,9 +197,13 @@ class FileStore:
             # every file is rewritten before any is replaced: a file that cannot be read (a
             # damaged .gz) fails the purge with nothing changed, not half of the set purged
             temps: list[tuple[Path, PurgeTemp]] = []
+            per_file: dict[str, int] = {}
             try:
                 for path in files:
+                    done = policy.count
                     temp = rewrite_file(path, self.logset, policy, self.stats)
+                    if policy.count > done:
+                        per_file[path.name] = policy.count - done
                     if temp is not None:
                         temps.append((path, temp))
                 for path, temp in temps:
@@ -171,6 +226,7 @@ class FileStore:
             "damaged_removed": policy.damaged,
             "files_rewritten": rewritten,
             "files_deleted": deleted,
+            "per_file": per_file,
             "stale_temp_files_removed": len(stale),
         }
         if policy.tombstoned:
@@ -221,10 +277,8 @@ class FileStore:
         event = str(fields.get("event") or "audit")
         extra = safe_extra(fields)
         logger = logging.getLogger(LOGGER_NAME)
-        for handler in logger.handlers:
-            target = getattr(handler, "log_path", None)
-            if target is None or os.fspath(target) != self.location:
-                continue
+        handler = handler_writing(self.path)
+        if handler is not None:
             if logger.isEnabledFor(logging.INFO) and handler.level <= logging.INFO:
                 logger.info(event, extra=extra)
             else:  # the audit event must not be dropped by a level
@@ -243,15 +297,29 @@ class FileStore:
         would make `verify` report tampering, so the action is refused before it starts.
         """
         state = read_state(self.logset.chain_state_path)
-        if state is None or not state.keyed or os.environ.get(ENV_CHAIN_KEY):
+        if state is None or not state.keyed or self.key() is not None:
             return
-        for handler in logging.getLogger(LOGGER_NAME).handlers:
-            if os.fspath(getattr(handler, "log_path", "")) == self.location:
-                return  # the attached handler holds the key
+        if handler_writing(self.path) is not None:
+            return  # the attached handler holds the key
         raise ValueError(
-            f"{self.location} is sealed with a chain key: set {ENV_CHAIN_KEY} (or attach the keyed "
-            "handler) so the audit record of this action continues the chain"
+            f"{self.location} is sealed with a chain key: give it (--key-file/--key-env, "
+            f"${ENV_CHAIN_KEY}, or attach the keyed handler) so the audit record of this action "
+            "continues the chain"
         )
+
+    def key(self) -> Optional[bytes]:
+        """The chain key this store seals with: its own, else ``$DIHYA_CHAIN_KEY``, else None."""
+        if self.chain_key:
+            return self.chain_key
+        env = os.environ.get(ENV_CHAIN_KEY)
+        return env.encode("utf-8") if env else None
+
+    def chain_head(self) -> Optional[dict[str, Any]]:
+        """The chain's head as its state file records it (seq, link, keyed), None if unchained."""
+        state = read_state(self.logset.chain_state_path)
+        if state is None:
+            return None
+        return {"seq": state.head_seq, "link": state.head_link.hex(), "keyed": state.keyed}
 
     def _append_with_own_handler(self, event: str, extra: dict[str, Any]) -> None:
         from dihya_logging.formatter._formatter import RedactingJsonFormatter
@@ -260,7 +328,7 @@ class FileStore:
         handler: logging.Handler
         if self._is_chained():
             try:
-                handler = GenerationLogHandler(self.path, chain=True)
+                handler = GenerationLogHandler(self.path, chain=True, chain_key=self.chain_key)
             except ValueError as exc:  # no chain key available here
                 warnings.warn(
                     f"audit event written without the chain: {exc}", RuntimeWarning, stacklevel=3
@@ -284,5 +352,5 @@ class FileStore:
             return True
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            newest = self.tail(1, RecordFilter())
+            newest = FileStore(self.path).tail(1, RecordFilter())  # own stats: no damage counted
         return bool(newest) and all(name in newest[0] for name in ("seq", "link"))

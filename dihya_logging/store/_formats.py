@@ -24,8 +24,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import json
-import marshal
 import operator
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -75,6 +75,7 @@ CSV_CORE_COLUMNS: Final = (
 """The columns every CSV export starts with, whether or not the records have them."""
 
 _GUARD_CHARS: Final = frozenset("=+-@\t\r'[{")
+_GUARD_PREFIXES: Final = tuple(_GUARD_CHARS)
 """A text cell starting with one of these gets a leading ``'`` (formula guard, JSON marker)."""
 _CSV_BATCH: Final = 4096
 _DOUBLE_SEPARATOR: Final = CSV_LIST_SEPARATOR * 2
@@ -221,76 +222,156 @@ def csv_columns(keys: Iterable[str]) -> list[str]:
 
 
 def write_csv(
-    records: Iterable[Mapping[str, Any]], out: IO[bytes], *, spool: IO[bytes] | None = None
+    records: Iterable[Mapping[str, Any]],
+    out: IO[bytes],
+    *,
+    spool: IO[bytes] | None = None,
+    expected_keys: Iterable[str] = (),
 ) -> int:
     """Write records as CSV, streamed, columns per `csv_columns` over every key seen.
 
-    The header needs every key, so the rendered rows wait in ``spool`` (default: an anonymous
-    private temporary file) in batches, each cell rendered once, in the column order known so
-    far; then they are written under the final columns (reordered and padded as needed) by the
-    C csv writer. Memory stays bounded by one batch whatever the number of records.
+    The header needs every key, so rows are written as CSV text to ``spool`` (default: an
+    anonymous private temporary file) under the columns known so far, each cell rendered once
+    by the C csv writer; then the header and the spool are copied to ``out``. When a record
+    brings a new key, the columns grow and a new segment starts; at the end only segments
+    written under older columns are read back and re-laid (padded), the rest is copied as
+    bytes. Memory stays bounded by one batch whatever the number of records.
+
+    ``expected_keys`` (the keys of the newest records, say) start among the columns, so rows
+    written before their first record need no re-laying; a key that no record holds in the
+    end is dropped (those segments are re-laid), so the table is the same either way.
     """
     with contextlib.ExitStack() as stack:
         buffer = spool if spool is not None else stack.enter_context(tempfile.TemporaryFile())
-        order: list[str] = list(CSV_CORE_COLUMNS)
-        position = {name: index for index, name in enumerate(order)}
-        cell, guarded = csv_cell, _GUARD_CHARS
-        batch: list[list[str]] = []
+        start = buffer.tell()
+        columns = csv_columns(expected_keys)
+        known = frozenset(columns)
+        unseen = set(known - set(CSV_CORE_COLUMNS))
+        segments: list[tuple[int, list[str]]] = [(start, columns)]
+        parts: list[str] = []
+        writerow = csv.writer(_Appender(parts)).writerow
+        guarded = _GUARD_CHARS
+        blanks, guards = itertools.repeat(""), itertools.repeat(_GUARD_PREFIXES)
+        plans: dict[tuple[type, ...], _RowPlan] = {}
         count = 0
         for record in records:
-            if not record.keys() <= position.keys():
-                for key in csv_columns(record)[len(CSV_CORE_COLUMNS) :]:
-                    if key not in position:
-                        position[key] = len(order)
-                        order.append(key)
-            row = [""] * len(order)
-            for key, value in record.items():  # strings and nulls (most cells) inline
-                if type(value) is str:
-                    row[position[key]] = "'" + value if value[:1] in guarded else value
-                elif value is not None:
-                    row[position[key]] = cell(value)
-            batch.append(row)
+            if not record.keys() <= known:
+                _spill(parts, buffer)
+                columns = csv_columns(known | record.keys())
+                known = frozenset(columns)
+                segments.append((buffer.tell(), columns))
+            if unseen:
+                unseen.difference_update(record.keys())
+            values: list[Any] = list(map(record.get, columns, blanks))  # missing: ""
+            shape = tuple(map(type, values))
+            plan = plans.get(shape)
+            if plan is None:
+                plan = plans[shape] = _RowPlan(shape)
+            if plan.texts is not None and any(map(str.startswith, plan.texts(values), guards)):
+                for index in plan.text_indexes:
+                    if values[index][:1] in guarded:
+                        values[index] = "'" + values[index]
+            for index, render in plan.others:  # null, numbers, lists, objects: a few a row
+                values[index] = render(values[index])
+            _write_row(values, parts, writerow)
             count += 1
-            if len(batch) == _CSV_BATCH:
-                _spool_batch(buffer, batch)
-                batch = []
-        _spool_batch(buffer, batch)
-        buffer.seek(0)
-        final = csv_columns(order)
-        _write_rows(buffer, out, final, [position[name] for name in final])
+            if not count % _CSV_BATCH:
+                _spill(parts, buffer)
+        _spill(parts, buffer)
+        end = buffer.tell()
+        if unseen:  # expected, never met: not a column after all
+            columns = [name for name in columns if name not in unseen]
+        header = io.StringIO()
+        csv.writer(header).writerow([_guard(name) for name in columns])
+        out.write(header.getvalue().encode("utf-8", "replace"))
+        bounds = [offset for offset, _ in segments[1:]] + [end]
+        for (offset, layout), stop in zip(segments, bounds):
+            buffer.seek(offset)
+            if layout == columns:
+                _copy(buffer, out, stop - offset)
+            else:
+                _relay(buffer.read(stop - offset), layout, columns, out)
     return count
 
 
-def _spool_batch(spool: IO[bytes], batch: list[list[str]]) -> None:
-    """Append one batch of rendered rows to the spool (length-prefixed marshal data)."""
-    if batch:
-        data = marshal.dumps(batch)
-        spool.write(len(data).to_bytes(8, "little"))
-        spool.write(data)
+class _RowPlan:
+    """For rows whose cells have these types: which are text (guarded), which need rendering."""
+
+    def __init__(self, shape: tuple[type, ...]) -> None:
+        self.text_indexes = [index for index, kind in enumerate(shape) if kind is str]
+        self.others = [
+            (index, _CELL.get(kind, csv_cell))
+            for index, kind in enumerate(shape)
+            if kind is not str
+        ]
+        self.texts: Optional[Callable[[list[Any]], Any]] = None
+        if len(self.text_indexes) == 1:
+            only = self.text_indexes[0]
+            self.texts = lambda values: (values[only],)
+        elif self.text_indexes:
+            self.texts = operator.itemgetter(*self.text_indexes)
 
 
-def _write_rows(spool: IO[bytes], out: IO[bytes], columns: list[str], indexes: list[int]) -> None:
-    """The header, then every spooled batch of rows in ``indexes`` order, padded to width."""
-    width = len(indexes)
-    identity = indexes == list(range(width))
-    pick = operator.itemgetter(*indexes)
-    text = io.TextIOWrapper(out, encoding="utf-8", errors="replace", newline="")
-    try:
-        writer = csv.writer(text)
-        writer.writerow([_guard(name) for name in columns])
-        while True:
-            size = int.from_bytes(spool.read(8) or b"\0", "little")
-            if not size:
-                break
-            # our own anonymous temporary file, written just above: not untrusted input
-            batch = marshal.loads(spool.read(size))  # noqa: S302
-            for row in batch:
-                if len(row) < width:
-                    row.extend([""] * (width - len(row)))
-            writer.writerows(batch if identity else map(pick, batch))
-        text.flush()
-    finally:
-        text.detach()  # the caller owns ``out``
+class _Appender:
+    """A file-like ``write`` that appends to a list (the csv writer's output, joined later)."""
+
+    def __init__(self, parts: list[str]) -> None:
+        self.write = parts.append
+
+
+def _write_row(cells: list[str], parts: list[str], writerow: Callable[[list[str]], Any]) -> None:
+    """Append one CSV row: joined directly when no cell needs quotes (one check over the
+    joined line), else through the csv module (RFC 4180 quoting)."""
+    line = ",".join(cells)
+    if '"' in line or "\n" in line or "\r" in line or line.count(",") != len(cells) - 1:
+        writerow(cells)
+    else:
+        parts.append(line)
+        parts.append("\r\n")
+
+
+def _spill(parts: list[str], spool: IO[bytes]) -> None:
+    """Move the rows rendered so far to the spool (UTF-8; a lone surrogate becomes ``?``)."""
+    if parts:
+        spool.write("".join(parts).encode("utf-8", "replace"))
+        parts.clear()
+
+
+def _copy(source: IO[bytes], out: IO[bytes], size: int) -> None:
+    """Copy ``size`` bytes from ``source`` (at its position) to ``out``."""
+    while size > 0:
+        chunk = source.read(min(size, 1 << 20))
+        if not chunk:
+            break
+        out.write(chunk)
+        size -= len(chunk)
+
+
+def _relay(data: bytes, layout: list[str], columns: list[str], out: IO[bytes]) -> None:
+    """Rows written under ``layout`` rewritten under the final ``columns`` (new ones empty).
+
+    A row without ``"`` has no quoted cell, so splitting it on ``,`` is exact; a row with
+    quotes (possibly over several lines) is parsed by the csv module.
+    """
+    where = {name: index for index, name in enumerate(layout)}
+    picks = [where.get(name) for name in columns]
+    parts: list[str] = []
+    writerow = csv.writer(_Appender(parts)).writerow
+    lines = iter(data.decode("utf-8").split("\r\n"))
+    for line in lines:
+        if '"' not in line:
+            if not line:
+                continue  # the end of the data
+            cells = line.split(",")
+        else:
+            while line.count('"') % 2:  # a quoted cell holds a line end: take the next line
+                line += "\r\n" + next(lines)
+            cells = next(csv.reader([line]))
+        _write_row(["" if i is None else cells[i] for i in picks], parts, writerow)
+        if len(parts) > _CSV_BATCH:
+            out.write("".join(parts).encode("utf-8"))
+            parts.clear()
+    out.write("".join(parts).encode("utf-8"))
 
 
 WRITERS: Final[dict[str, Writer]] = {

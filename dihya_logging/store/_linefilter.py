@@ -52,8 +52,12 @@ def timestamp_text(line: bytes) -> Optional[bytes]:
 
 
 def stamp_floor(moment: datetime) -> bytes:
-    """``moment`` as record timestamp text, rounded down to the millisecond."""
-    return (moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z").encode()
+    """``moment`` as record timestamp text, rounded down to the millisecond (4-digit years
+    even before 1000, where ``strftime`` would drop the zero and break the text order)."""
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    ).encode()
 
 
 def stamp_ceil(moment: datetime) -> bytes:
@@ -75,7 +79,8 @@ class Gate:
     def __init__(self, flt: RecordFilter) -> None:
         reqs: list[tuple[bytes, ...]] = []
         if flt.user_id is not None:
-            reqs.append(json_needles(flt.user_id))
+            token = flt.audit_pseudonym
+            reqs.append(json_needles(flt.user_id) + (json_needles(token) if token else ()))
         if flt.event is not None:
             reqs.append(json_needles(flt.event))
         if flt.status is not None:

@@ -39,6 +39,7 @@ from typing import IO, Any, Final, Optional, Union
 from dihya_logging._logset import LogSet, open_private
 from dihya_logging._schema import EVENT_EXPORT, EVENT_PURGE, parse_timestamp
 from dihya_logging.store._backend import RecordFilter
+from dihya_logging.store._formats import dump_record
 from dihya_logging.store._linefilter import (
     Gate,
     candidate_spans,
@@ -51,7 +52,6 @@ from dihya_logging.store._pseudonym import replace_user_id
 from dihya_logging.store._reading import (
     BLOCK_SIZE,
     ReadStats,
-    dump_record,
     iter_blocks,
     load_line,
     open_log_file,

@@ -5,10 +5,15 @@ needles (the JSON-encoded ``user_id``, ``event``, ``status`` values) searched in
 blocks with ``bytes.find``, so a line that cannot match is never split out nor parsed; timestamps
 are compared as text on the line's first key before any parsing. ``tail`` reads the newest file
 backwards in 64 KiB blocks, so ``limit=N`` costs O(N) bytes, and opens older files only when the
-newer ones hold fewer than N matches. A damaged or partial line is skipped with a
-`DamagedLineWarning` (``warnings.warn``), never an exception; tombstones are skipped silently.
-`ReadStats` counts the bytes read from disk (compressed bytes for ``.gz``), which is how the
-tests prove that ``tail`` reads only the end.
+newer ones hold fewer than N matches. Files are read up to the size they had when opened (under
+the log set's lock), so a write in progress is never mistaken for damage.
+
+Damage is skipped, never raised, and reported once per file: a `DamagedFileWarning` and a
+`FileDamage` in `ReadStats.damage` (lines read, damaged lines, bytes unreadable, the first
+problem). A cut or corrupt ``.gz`` yields every record before the damage (it is decompressed
+incrementally, as ``zcat`` does). Tombstones are skipped silently. `ReadStats` counts the bytes
+read from disk (compressed bytes for ``.gz``), which is how the tests prove that ``tail`` reads
+only the end. Purges read strictly (``salvage=False``): a damaged ``.gz`` fails them.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import warnings
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Optional
 
@@ -33,9 +38,9 @@ __all__ = [
     "BLOCK_SIZE",
     "TAIL_BLOCK_SIZE",
     "CountingReader",
-    "DamagedLineWarning",
+    "DamagedFileWarning",
+    "FileDamage",
     "ReadStats",
-    "dump_record",
     "iter_blocks",
     "iter_file_records",
     "load_line",
@@ -48,6 +53,11 @@ BLOCK_SIZE: Final = 1 << 20
 TAIL_BLOCK_SIZE: Final = 1 << 16
 """``tail`` reads the newest file backwards in blocks of this many bytes."""
 _GZIP_MAGIC: Final = b"\x1f\x8b"
+_GZIP_CHUNK: Final = 1 << 16
+"""Compressed bytes fed to the decompressor at a time when salvaging."""
+_SALVAGE_STEP: Final = 256
+"""After a decompression error, the chunk is fed again in steps this small, then the failing
+step byte by byte: everything before the damage is kept."""
 
 
 def _pick_loads() -> Callable[[bytes], Any]:
@@ -63,22 +73,64 @@ load_line: Callable[[bytes], Any] = _pick_loads()
 """Parse one line (bytes) of JSON; raises ValueError when it is not JSON."""
 
 
-def dump_record(record: dict[str, Any]) -> bytes:
-    """Serialise a record the way the formatter does: compact, UTF-8, no trailing newline."""
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
-    return text.encode("utf-8", "replace")
+@dataclass
+class FileDamage:
+    """What one file of a read could not give: counted per file, reported once."""
+
+    file: str
+    lines_read: int = 0
+    """Complete lines read from the file (damaged ones included)."""
+    damaged_lines: int = 0
+    bytes_unreadable: int = 0
+    """Bytes of the damaged lines (decompressed bytes in a ``.gz``)."""
+    compressed_bytes_unreadable: int = 0
+    """Bytes of a ``.gz`` after the point where it stopped decompressing."""
+    first_problem: str = ""
+    compressed: str = ""
+    """Why a ``.gz`` stopped decompressing (empty when it did not)."""
+
+    def note(self, problem: str) -> None:
+        """Remember the first problem seen (the summary names it)."""
+        if not self.first_problem:
+            self.first_problem = problem
+
+    @property
+    def found(self) -> bool:
+        """Whether anything was unreadable."""
+        return bool(self.first_problem or self.compressed)
+
+    def summary(self) -> str:
+        """One line: the file, what was read, what was not."""
+        text = (
+            f"{self.file}: {self.lines_read - self.damaged_lines:,} lines read, "
+            f"{self.damaged_lines:,} damaged line(s) ({self.bytes_unreadable:,} bytes) skipped"
+        )
+        if self.compressed:
+            text += (
+                f", {self.compressed}: {self.compressed_bytes_unreadable:,} compressed bytes "
+                "unreadable"
+            )
+        if self.first_problem:
+            text += f" (first damaged line: {self.first_problem})"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        """For audit events: the file's base name and the counts."""
+        return {
+            "file": os.path.basename(self.file),
+            "lines_read": self.lines_read - self.damaged_lines,
+            "damaged_lines": self.damaged_lines,
+            "bytes_unreadable": self.bytes_unreadable,
+            "compressed_bytes_unreadable": self.compressed_bytes_unreadable,
+        }
 
 
-class DamagedLineWarning(UserWarning):
-    """A line of a log file was skipped: not JSON, not an object, or cut short by a crash."""
+class DamagedFileWarning(UserWarning):
+    """A file of the log had unreadable parts (skipped): one warning per file and read."""
 
-    def __init__(self, file: str, line: Optional[int], reason: str, offset: Optional[int] = None):
-        self.file = file
-        self.line = line
-        self.offset = offset
-        self.reason = reason
-        where = f"line {line}" if line is not None else f"the line at byte {offset}"
-        super().__init__(f"{file}: {where}: {reason} (skipped)")
+    def __init__(self, damage: FileDamage) -> None:
+        self.damage = damage
+        super().__init__(damage.summary())
 
 
 @dataclass
@@ -90,6 +142,13 @@ class ReadStats:
     lines_parsed: int = 0
     progress: Optional[Callable[[int], None]] = None
     """Called with the running ``bytes_read`` after every block (the CLI shows progress)."""
+    damage: list[FileDamage] = field(default_factory=list)
+    """Files with unreadable parts, one entry per file and read, in reading order."""
+
+    def report(self, damage: FileDamage) -> None:
+        """Record a damaged file and warn once about it."""
+        self.damage.append(damage)
+        warnings.warn(DamagedFileWarning(damage), stacklevel=4)
 
     def add(self, count: int) -> None:
         """Account ``count`` bytes read from disk."""
@@ -99,12 +158,17 @@ class ReadStats:
 
 
 class CountingReader(io.RawIOBase):
-    """A read-only raw file over a descriptor that counts every byte it reads into `ReadStats`."""
+    """A read-only raw file over a descriptor that counts every byte it reads into `ReadStats`.
+
+    Reads stop at ``size``, the file's size when it was opened (under the lock: whole lines),
+    so what writers append meanwhile is left for the next read.
+    """
 
     def __init__(self, fd: int, stats: ReadStats) -> None:
         super().__init__()
         self._file = io.FileIO(fd, "rb", closefd=True)
         self._stats = stats
+        self.size = os.fstat(fd).st_size
 
     def readable(self) -> bool:
         """Always readable."""
@@ -115,13 +179,19 @@ class CountingReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        """Read into ``buffer`` and count the bytes."""
-        count = self._file.readinto(buffer) or 0
+        """Read into ``buffer`` (never past `size`) and count the bytes."""
+        room = self.size - self._file.tell()
+        if room <= 0:
+            return 0
+        view = memoryview(buffer)
+        count = self._file.readinto(view[:room] if room < len(view) else view) or 0
         self._stats.add(count)
         return count
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        """Move in the underlying file."""
+        """Move in the underlying file (its end is `size`)."""
+        if whence == os.SEEK_END:
+            return self._file.seek(self.size + offset)
         return self._file.seek(offset, whence)
 
     def tell(self) -> int:
@@ -139,11 +209,13 @@ class CountingReader(io.RawIOBase):
         super().close()
 
 
-def open_log_file(path: Path, stats: ReadStats) -> tuple[BinaryIO, bool]:
+def open_log_file(path: Path, stats: ReadStats, *, salvage: bool = False) -> tuple[BinaryIO, bool]:
     """Open one file of the set for reading (refusing symlinks); gunzip it if it is gzip.
 
     Returns the decompressed byte stream and whether it was compressed (sniffed from the
-    magic bytes, whatever the name says). Raises OSError.
+    magic bytes, whatever the name says). A damaged ``.gz`` raises when read (EOFError,
+    zlib.error, BadGzipFile) unless ``salvage``: then it ends where the damage starts, and its
+    stream's ``damage`` says where and how much is lost. Raises OSError.
     """
     raw = CountingReader(open_private(path, os.O_RDONLY), stats)
     stats.files_opened += 1
@@ -153,6 +225,8 @@ def open_log_file(path: Path, stats: ReadStats) -> tuple[BinaryIO, bool]:
         raw.close()
         raise
     if head == _GZIP_MAGIC:
+        if salvage:
+            return _SalvagingGzipReader(raw), True  # type: ignore[return-value]
         return _GzipReader(raw), True  # type: ignore[return-value]
     return raw, False  # type: ignore[return-value]
 
@@ -170,6 +244,103 @@ class _GzipReader(gzip.GzipFile):
             super().close()
         finally:
             self._raw.close()
+
+
+class _SalvagingGzipReader:
+    """Decompresses a gzip file (one or more members) incrementally, keeping all it can.
+
+    Where the data is cut short or corrupt, reading ends (no exception) and `damage` tells
+    what happened and how many compressed bytes could not be read: every byte before the
+    damage is returned, as ``zcat`` does.
+    """
+
+    def __init__(self, raw: CountingReader) -> None:
+        self._raw = raw
+        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._pending = b""
+        self._done = False
+        self.damage: Optional[tuple[str, int]] = None
+        """``(reason, compressed bytes unreadable)`` once damage was met."""
+
+    def fileno(self) -> int:
+        """The compressed file's descriptor."""
+        return self._raw.fileno()
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` decompressed bytes (empty only at the end of what is readable)."""
+        want = size if size > 0 else 1 << 62
+        out: list[bytes] = []
+        have = 0
+        while have < want:
+            if self._pending:
+                piece, self._pending = self._pending, b""
+            elif self._done:
+                break
+            else:
+                piece = self._inflate()
+            if have + len(piece) > want:
+                piece, self._pending = piece[: want - have], piece[want - have :]
+            out.append(piece)
+            have += len(piece)
+        return b"".join(out)
+
+    def _inflate(self) -> bytes:
+        """The next decompressed piece (possibly empty), following members; marks the end."""
+        inflater = self._inflater
+        if inflater.eof:
+            data = inflater.unused_data
+            while not data.strip(b"\0"):  # between members, or zero padding after the last
+                more = self._raw.read(_GZIP_CHUNK)
+                if not more:
+                    self._done = True
+                    return b""
+                data = more
+            self._inflater = inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        else:
+            data = inflater.unconsumed_tail or self._raw.read(_GZIP_CHUNK)
+            if not data:
+                self._stop("compressed data cut short", self._raw.size)
+                return b""
+        start = self._raw.tell() - len(data)  # compressed offset of data[0]
+        before = inflater.copy()
+        try:
+            return inflater.decompress(data, BLOCK_SIZE)
+        except zlib.error as exc:
+            return self._salvage(before, data, start, exc)
+
+    def _salvage(self, inflater: Any, data: bytes, start: int, error: zlib.error) -> bytes:
+        """Decompress ``data`` from the state before it, in ever smaller steps, up to the byte
+        where the damage is detected: everything before it is kept."""
+        out: list[bytes] = []
+        offset = 0
+        for step in (_SALVAGE_STEP, 1):
+            end = len(data) if step == _SALVAGE_STEP else min(offset + _SALVAGE_STEP, len(data))
+            while offset < end:
+                before = inflater.copy()
+                try:
+                    out.append(inflater.decompress(data[offset : offset + step]))
+                except zlib.error:
+                    inflater = before
+                    break
+                offset += step
+        where = start + offset
+        self._stop(f"corrupt compressed data near byte {where:,} ({error})", where)
+        return b"".join(out)
+
+    def _stop(self, reason: str, offset: int) -> None:
+        """Record the damage: the compressed bytes from ``offset`` on cannot be read."""
+        self._done = True
+        self.damage = (reason, max(self._raw.size - offset, 0))
+
+    def close(self) -> None:
+        """Close the file."""
+        self._raw.close()
+
+    def __enter__(self) -> _SalvagingGzipReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def iter_blocks(stream: BinaryIO, size: int = BLOCK_SIZE) -> Iterator[tuple[bytes, int, bool]]:
@@ -209,46 +380,43 @@ def _parse(line: bytes, stats: ReadStats) -> Optional[dict[str, Any]]:
     return record if isinstance(record, dict) else None
 
 
-def _damaged(path: Path, line: Optional[int], reason: str, offset: Optional[int] = None) -> None:
-    warnings.warn(DamagedLineWarning(str(path), line, reason, offset), stacklevel=3)
-
-
-_PARTIAL: Final = "incomplete last line (crash or write in progress)"
+_PARTIAL: Final = "incomplete last line (crash)"
+_NOT_JSON: Final = "not a JSON object"
 
 
 def iter_file_records(
     stream: BinaryIO, path: Path, flt: RecordFilter, stats: ReadStats
 ) -> Iterator[dict[str, Any]]:
-    """Matching records of one open file, in file order; damaged lines warned and skipped."""
+    """Matching records of one open file, in file order; damage skipped, reported once.
+
+    A damaged line the filter's bytes rule out is not looked at (it cannot be a match).
+    """
     gate = None if flt.is_empty else Gate(flt)
-    lines_before = 0
-    for block, _offset, partial in _readable_blocks(stream, path):
+    damage = FileDamage(str(path))
+    for block, _offset, partial in iter_blocks(stream):
         for start, end in candidate_spans(block, gate):
             line = block[start:end]
             if not line.strip() or (gate is not None and not gate.admits(line)):
                 continue
             if partial:
-                _damaged(path, lines_before + 1, _PARTIAL)
+                damage.damaged_lines += 1
+                damage.bytes_unreadable += len(line)
+                damage.note(f"line {damage.lines_read + 1}: {_PARTIAL}")
                 continue
             record = _parse(line, stats)
             if record is None:
-                _damaged(path, lines_before + block.count(b"\n", 0, start) + 1, "not a JSON object")
+                damage.damaged_lines += 1
+                damage.bytes_unreadable += len(line) + 1
+                number = damage.lines_read + block.count(b"\n", 0, start) + 1
+                damage.note(f"line {number}: {_NOT_JSON}")
             elif record.get("tombstone") is not True and flt.matches(record):
                 yield record
-        lines_before += block.count(b"\n")
-
-
-def _readable_blocks(stream: BinaryIO, path: Path) -> Iterator[tuple[bytes, int, bool]]:
-    """`iter_blocks`, but a damaged ``.gz`` (cut short, corrupt) ends with a warning: readers
-    keep every record before the damage and those of the other files (a purge still refuses)."""
-    offset = 0
-    try:
-        for block, offset, partial in iter_blocks(stream):
-            yield block, offset, partial
-            offset += len(block)
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        reason = f"damaged compressed data, the rest of the file is unreadable ({exc})"
-        _damaged(path, None, reason, offset)
+        damage.lines_read += block.count(b"\n") + partial
+    salvaged: Optional[tuple[str, int]] = getattr(stream, "damage", None)
+    if salvaged is not None:
+        damage.compressed, damage.compressed_bytes_unreadable = salvaged
+    if damage.found:
+        stats.report(damage)
 
 
 def _reverse_lines(stream: BinaryIO, size: int) -> Iterator[tuple[bytes, int, bool]]:
@@ -303,19 +471,27 @@ def tail_file_records(
         kept.extend(iter_file_records(stream, path, flt, stats))
         return list(reversed(kept))
     gate = None if flt.is_empty else Gate(flt)
-    size = os.fstat(stream.fileno()).st_size
+    size = stream.seek(0, os.SEEK_END)  # the size when opened: no line written since
+    damage = FileDamage(str(path))
     found: list[dict[str, Any]] = []
     for line, offset, partial in _reverse_lines(stream, size):
+        damage.lines_read += not partial
         if not line.strip() or (gate is not None and not gate.admits(line)):
             continue
         if partial:
-            _damaged(path, None, _PARTIAL, offset)
+            damage.damaged_lines += 1
+            damage.bytes_unreadable += len(line)
+            damage.note(f"the line at byte {offset}: {_PARTIAL}")
             continue
         record = _parse(line, stats)
         if record is None:
-            _damaged(path, None, "not a JSON object", offset)
+            damage.damaged_lines += 1
+            damage.bytes_unreadable += len(line) + 1
+            damage.note(f"the line at byte {offset}: {_NOT_JSON}")
         elif record.get("tombstone") is not True and flt.matches(record):
             found.append(record)
             if len(found) >= limit:
                 break
+    if damage.found:
+        stats.report(damage)
     return found
