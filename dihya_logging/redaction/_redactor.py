@@ -24,6 +24,8 @@ from typing import Any, Optional, Union
 from dihya_logging.redaction._detectors import (
     DEFAULT_PATTERNS,
     DEFAULT_SENSITIVE_KEYS,
+    SENSITIVE,
+    VENDOR_KEYS,
     Detector,
     KeyClassifier,
 )
@@ -107,11 +109,11 @@ class Redactor:
             else:
                 raise TypeError(f"a pattern must be a str, a str re.Pattern or a Detector: {p!r}")
         self._mask, self._max_depth, self._cache_size = mask, max_depth, cache_size
-        self._classifier = KeyClassifier(keys)
+        self._classifier = KeyClassifier(keys, VENDOR_KEYS)
         self._kcache: dict[Any, str] = {}  # clean key -> output key
         self._scache: dict[Any, str] = {}  # sensitive key -> output key
-        self._names: dict[str, bool] = {}  # key text -> sensitive?
-        self._text = TextScrubber(detectors, plain, mask, self.is_sensitive_key, cache_size)
+        self._names: dict[str, int] = {}  # key text -> strength (see KeyClassifier.strength)
+        self._text = TextScrubber(detectors, plain, mask, self.key_strength, cache_size)
         self._walk, self._pairs, self._seq = _walkers(self)
 
     @property
@@ -121,10 +123,15 @@ class Redactor:
 
     def is_sensitive_key(self, key: object) -> bool:
         """True when values under `key` are masked (decisions are cached, bounded)."""
+        return self.key_strength(key) == SENSITIVE
+
+    def key_strength(self, key: object) -> int:
+        """0 readable, 1 weak (in text, masked when the value looks like a credential: a
+        vendor's name, ``*_login``), 2 sensitive; decisions are cached, bounded."""
         name = key if isinstance(key, str) and type(key) is str else _text_of(key)
         hit = self._names.get(name)
         if hit is None:
-            hit = self._classifier.is_sensitive(name)
+            hit = self._classifier.strength(name)
             if len(name) <= 256:
                 if len(self._names) >= self._cache_size:
                     self._names.clear()
