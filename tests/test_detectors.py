@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-
-from pathlib import Path
 
 from dihya_logging import Redactor
 from dihya_logging.redaction._detectors import (
@@ -14,13 +13,15 @@ from dihya_logging.redaction._detectors import (
     DEFAULT_PATTERNS,
     DEFAULT_SENSITIVE_KEYS,
     READABLE_KEY_COMPOUNDS,
-    SENSITIVE as STRONG,
     VENDOR_KEYS,
     WEAK,
     Detector,
     KeyClassifier,
     rule_table,
     split_words,
+)
+from dihya_logging.redaction._detectors import (
+    SENSITIVE as STRONG,
 )
 from dihya_logging.redaction._scrubber import build_trigger, replacer
 from tests.helpers_redaction import POSITIVES, example_of
@@ -121,8 +122,12 @@ def test_docs_rule_table_is_built_from_the_catalogue() -> None:
 def test_catalogue_example_is_masked_by_its_rule(detector: Detector) -> None:
     """Each entry's example (five random draws) is masked by the entry alone and the cheap
     trigger (literals or anchor) flags it, so the combined scan cannot skip it."""
-    rx, trigger = detector.compile(), build_trigger(
-        [(x, detector.ignore_case) for x in detector.literals], [detector.anchor] * bool(detector.anchor)
+    rx, trigger = (
+        detector.compile(),
+        build_trigger(
+            [(x, detector.ignore_case) for x in detector.literals],
+            [detector.anchor] * bool(detector.anchor),
+        ),
     )
     for seed in range(5):
         text, secret = example_of(detector, seed)

@@ -68,7 +68,7 @@ BENIGN = st.one_of(
     st.uuids().map(str),
     st.binary(min_size=20, max_size=20).map(bytes.hex),  # a commit SHA
     st.binary(min_size=32, max_size=32).map(lambda b: "sha256:" + b.hex()),
-    st.tuples(*[st.integers(0, 40)] * 3).map(lambda t: "%d.%d.%d" % t),
+    st.tuples(*[st.integers(0, 40)] * 3).map(lambda t: "{}.{}.{}".format(*t)),
     st.datetimes().map(lambda d: d.isoformat() + "Z"),
 )  # fmt: skip
 

@@ -79,7 +79,7 @@ ALLOWED_KEYS: Final = (
 """Phrases that never count as sensitive on their own (removed before matching)."""
 
 HEAD_ONLY_KEYS: Final = ("auth", "pass", "pin", "pw")
-"""Words that make a key sensitive only when they are its last word (``db_pass``, ``cloudant_pw``)."""
+"""Words that make a key sensitive only when they are its last word (``db_pass``, ``cloudant_pw``)."""  # noqa: E501
 
 READABLE_KEY_COMPOUNDS: Final = (
     "primary_key", "foreign_key", "sort_key", "partition_key", "range_key", "hash_key",
@@ -244,7 +244,7 @@ class Detector:
 
 def _literal_start(rx: str) -> bool:
     """Whether `rx` starts with one literal character (plain, or escaped punctuation)."""
-    return bool(rx) and (rx[0].isalnum() or rx[0] in " _-~:;,|!@#%&=<>'\"`/") or (
+    return (bool(rx) and (rx[0].isalnum() or rx[0] in " _-~:;,|!@#%&=<>'\"`/")) or (
         rx[:1] == "\\" and len(rx) > 1 and not rx[1].isalnum()
     )
 
@@ -312,12 +312,12 @@ CATALOGUE: Final = (
        ("b3BlbnNzaC1rZXktdjE",), "b3BlbnNzaC1rZXktdjEAAAAA{b64:50}\n{b64:70}",
        "OpenSSH PROTOCOL.key ('openssh-key-v1' in base64)"),
     _d("age", "age-secret-key", r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}",
-       ("AGE-SECRET-KEY-1",), "AGE-SECRET-KEY-1QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7LQPZRY9X8GF2TVDW0S3JN54KHCE6M",
+       ("AGE-SECRET-KEY-1",), "AGE-SECRET-KEY-1QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7LQPZRY9X8GF2TVDW0S3JN54KHCE6M",  # noqa: E501
        "https://age-encryption.org/v1"),
     # -- tokens with a structure ----------------------------------------------------------------
     _d("(any)", "jwt",
        rf"eyJ{_B64URL}{{8,}}\.ey{_B64URL}{{8,}}(?:\.{_B64URL}*(?:\.{_B64URL}+){{0,2}})?",
-       ("eyJ",), "token «eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.{b64u:43}»", "RFC 7519 (also unsigned)"),
+       ("eyJ",), "token «eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.{b64u:43}»", "RFC 7519 (also unsigned)"),  # noqa: E501
     _d("Discord", "discord-bot-token",
        rf"(?<![A-Za-z0-9_-]){_B64URL}{{23,28}}\.{_B64URL}{{6,7}}\.{_B64URL}{{27,}}(?:!{_B64URL}+)?",
        (), "Bot «MTk4NjIyNDgzNDcxOTI1MjQ4.{b64u:6}.{b64u:38}»",
@@ -371,7 +371,7 @@ CATALOGUE: Final = (
        "A3-{uc:6}-{uc:11}-{uc:5}-{uc:5}-{uc:5}",
        "https://support.1password.com/secret-key-security/"),
     # -- vendor prefixes ------------------------------------------------------------------------
-    _d("GitHub", "github-token", r"(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})",
+    _d("GitHub", "github-token", r"(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})",  # noqa: E501
        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), "ghp_{an:36}",
        "https://github.blog/2021-04-05-behind-githubs-new-authentication-token-formats/"),
     _d("GitLab", "gitlab-token",
@@ -380,10 +380,10 @@ CATALOGUE: Final = (
        ("glpat-", "glptt-", "gldt-", "glrt-", "glft-", "glsoat-", "glcbt-", "glimt-", "glagent-",
         "gloas-", "glffct-", "glwt-", "glcr-", "GR1348941"),
        "glpat-{b64u:27}.01.{lc:9}", "https://docs.gitlab.com/security/tokens/ (routable tokens)"),
-    _d("AWS", "aws-access-key-id", r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])",
+    _d("AWS", "aws-access-key-id", r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])",  # noqa: E501
        ("AKIA", "ASIA", "ABIA", "ACCA", "A3T"), "AKIA{uc:16}",
        "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html"),
-    _d("AWS", "aws-bedrock-key", r"(?:ABSK[A-Za-z0-9+/]{100,}={0,2}|bedrock-api-key-[A-Za-z0-9+/=]{40,})",
+    _d("AWS", "aws-bedrock-key", r"(?:ABSK[A-Za-z0-9+/]{100,}={0,2}|bedrock-api-key-[A-Za-z0-9+/=]{40,})",  # noqa: E501
        ("ABSK", "bedrock-api-key-"), "ABSKQmVkcm9ja0FQSUtleS{b64:110}=",
        "https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys.html"),
     _d("Alibaba", "alibaba-access-key-id", r"LTAI[A-Za-z0-9]{12,20}(?![A-Za-z0-9])", ("LTAI",),
@@ -504,7 +504,7 @@ CATALOGUE: Final = (
     _d("Doppler", "doppler-token", r"dp\.(?:pt|st|ct|sa|scim|audit)\.[A-Za-z0-9_-]{40,44}",
        ("dp.pt.", "dp.st.", "dp.ct.", "dp.sa.", "dp.scim.", "dp.audit."), "dp.pt.{an:43}",
        "https://docs.doppler.com/docs/token-formats"),
-    _d("HubSpot", "hubspot-pat", r"pat-(?:na|eu)[0-9]-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}",
+    _d("HubSpot", "hubspot-pat", r"pat-(?:na|eu)[0-9]-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}",  # noqa: E501
        ("pat-na", "pat-eu"), "pat-na1-{hex:8}-{hex:4}-{hex:4}-{hex:4}-{hex:12}",
        "https://developers.hubspot.com/docs/api/private-apps"),
     _d("Databricks", "databricks-token", r"dapi[a-f0-9]{32}(?:-[0-9])?", ("dapi",),
@@ -515,7 +515,7 @@ CATALOGUE: Final = (
        f"{_GITLEAKS}/prefect.go"),
     _d("Supabase", "supabase-key", r"(?:sbp_[a-f0-9]{40}|sb_secret_[A-Za-z0-9_-]{20,})",
        ("sbp_", "sb_secret_"), "sbp_{hex:40}", "https://supabase.com/docs/guides/api/api-keys"),
-    _d("New Relic", "newrelic-key", r"NR(?:AK|JS|II)-[A-Za-z0-9]{19,27}", ("NRAK-", "NRJS-", "NRII-"),
+    _d("New Relic", "newrelic-key", r"NR(?:AK|JS|II)-[A-Za-z0-9]{19,27}", ("NRAK-", "NRJS-", "NRII-"),  # noqa: E501
        "NRAK-{uc:27}", f"{_GITLEAKS}/newrelic.go"),
     _d("Contentful", "contentful-pat", r"CFPAT-[A-Za-z0-9_-]{43}", ("CFPAT-",), "CFPAT-{b64u:43}",
        "https://www.contentful.com/developers/docs/references/authentication/"),
@@ -523,7 +523,7 @@ CATALOGUE: Final = (
        r"access-(?:sandbox|development|production)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
        ("access-sandbox-", "access-development-", "access-production-"),
        "access-sandbox-{hex:8}-{hex:4}-{hex:4}-{hex:4}-{hex:12}", "https://plaid.com/docs/api/tokens/"),
-    _d("Flutterwave", "flutterwave-key", r"FLW(?:SECK|PUBK)(?:_TEST)?-[a-h0-9]{32}-X", ("FLWSECK", "FLWPUBK"),
+    _d("Flutterwave", "flutterwave-key", r"FLW(?:SECK|PUBK)(?:_TEST)?-[a-h0-9]{32}-X", ("FLWSECK", "FLWPUBK"),  # noqa: E501
        "FLWSECK_TEST-{hex:32}-X", f"{_GITLEAKS}/flutterwave.go"),
     _d("Flutterwave", "flutterwave-encryption-key", r"FLWSECK_TEST-?[a-h0-9]{12}(?![A-Za-z0-9])",
        ("FLWSECK_TEST",), "FLWSECK_TEST{hex:12}", f"{_GITLEAKS}/flutterwave.go"),
@@ -536,7 +536,7 @@ CATALOGUE: Final = (
        "test_{hex:35}", "https://docs.lob.com/#section/Authentication"),
     _d("GoCardless", "gocardless-token", r"live_[A-Za-z0-9_=-]{40,}", ("live_",),
        "live_{b64u:40}", f"{_GITLEAKS}/gocardless.go"),
-    _d("Mapbox", "mapbox-secret-token", r"sk\.eyJ[A-Za-z0-9_-]{50,}\.[A-Za-z0-9_-]{20,}", ("sk.eyJ",),
+    _d("Mapbox", "mapbox-secret-token", r"sk\.eyJ[A-Za-z0-9_-]{50,}\.[A-Za-z0-9_-]{20,}", ("sk.eyJ",),  # noqa: E501
        "sk.eyJ1Ijoi{b64u:60}.{b64u:22}", "https://docs.mapbox.com/accounts/guides/tokens/"),
     _d("Dropbox", "dropbox-short-lived-token", r"(?<![A-Za-z0-9])sl\.[A-Za-z0-9_-]{130,}", ("sl.",),
        "sl.{b64u:140}", f"{_GITLEAKS}/dropbox.go"),
@@ -548,7 +548,7 @@ CATALOGUE: Final = (
        "https://docs.netlify.com/api/get-started/#authentication"),
     _d("Render", "render-key", r"rnd_[A-Za-z0-9]{32}", ("rnd_",), "rnd_{an:32}",
        "https://render.com/docs/api#1-create-an-api-key"),
-    _d("Octopus Deploy", "octopus-key", r"(?<![A-Za-z0-9])API-[A-Z0-9]{26}(?![A-Za-z0-9])", ("API-",),
+    _d("Octopus Deploy", "octopus-key", r"(?<![A-Za-z0-9])API-[A-Z0-9]{26}(?![A-Za-z0-9])", ("API-",),  # noqa: E501
        "API-{uc:26}", f"{_GITLEAKS}/octopusdeploy.go"),
     _d("Infracost", "infracost-key", r"ico-[A-Za-z0-9]{32}", ("ico-",), "ico-{an:32}",
        f"{_GITLEAKS}/infracost.go"),
@@ -556,7 +556,7 @@ CATALOGUE: Final = (
        f"{_GITLEAKS}/scalingo.go"),
     _d("Frame.io", "frameio-token", r"fio-u-[A-Za-z0-9_=-]{64}", ("fio-u-",), "fio-u-{b64u:64}",
        f"{_GITLEAKS}/frameio.go"),
-    _d("Harness", "harness-pat", r"(?:pat|sat)\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20}",
+    _d("Harness", "harness-pat", r"(?:pat|sat)\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20}",  # noqa: E501
        ("pat.", "sat."), "pat.{b64u:22}.{an:24}.{an:20}", f"{_GITLEAKS}/harness.go"),
     # -- HTTP authentication --------------------------------------------------------------------
     _d("(any)", "bearer", rf"\b(?i:bearer)\s+({_CRED})", ("bearer",),
@@ -574,14 +574,12 @@ table in ``docs/redaction.md``; adding a vendor is one entry here."""
 DEFAULT_PATTERNS: Final = CATALOGUE
 """Value patterns masked wherever they appear in text, applied in this order."""
 
+_EXTRA_VENDOR_KEYS = (
+    "cloudflare", "artifactory", "sourcegraph", "telegram", "heroku", "snyk", "sonar", "okta",
+    "jfrog", "fastly", "kraken", "bittrex", "cloudant", "softlayer", "twilio",
+)  # fmt: skip
 VENDOR_KEYS: Final = tuple(
-    sorted(
-        {
-            *(d.vendor.lower() for d in CATALOGUE if d.vendor and d.vendor != "(any)"),
-            "cloudflare", "artifactory", "sourcegraph", "telegram", "heroku", "snyk", "sonar",
-            "okta", "jfrog", "fastly", "kraken", "bittrex", "cloudant", "softlayer", "twilio",
-        }  # fmt: skip
-    )
+    sorted({*(d.vendor.lower() for d in CATALOGUE if d.vendor != "(any)"), *_EXTRA_VENDOR_KEYS})
 )
 """Vendor names that, used as a key (``cloudflare: …``), make it weakly sensitive."""
 

@@ -39,7 +39,9 @@ PHP ``.=``, comparisons, URL-encoded ``%3D``/``%3A`` of query strings nested in 
 a call ``secret("value")``, an argument pair ``setProperty("KEY", "value")``, an XML element
 ``<password>value</password>``, and ``name - 'value'``."""
 _IDENT = r"((?=[0-9.-]*[A-Za-z_])[A-Za-z0-9_.-]+)"  # reversed; may start with a digit (2fa_secret)
-_BOUNDARY = r"(?:(?![A-Za-z0-9_.])|(?=[0-9A-Fa-f]{2}%))"  # a boundary or a %XX escape (`%26token%3D`)
+_BOUNDARY = (
+    r"(?:(?![A-Za-z0-9_.])|(?=[0-9A-Fa-f]{2}%))"  # a boundary or a %XX escape (`%26token%3D`)
+)
 _TAILS = {
     _ASSIGN: r"[ \t]{0,40}(?:(?:gnirts|gnirtS|rts)[ \t]+)?(?:[\"'`]\\?)?" + _IDENT + _BOUNDARY,
     _CALL: r"[ \t]{0,3}" + _IDENT + _BOUNDARY,
@@ -101,7 +103,9 @@ def _split_anchor(anchor: str) -> tuple[str, str]:
     return anchor[0], anchor[1:]
 
 
-def build_trigger(literals: Iterable[tuple[str, bool]], anchors: Iterable[str] = ()) -> re.Pattern[str]:
+def build_trigger(
+    literals: Iterable[tuple[str, bool]], anchors: Iterable[str] = ()
+) -> re.Pattern[str]:
     """One regex over REVERSED text: any literal or anchor, or a separator after an identifier.
 
     Every alternative starts with one literal character (the literal's rarest, the rest checked
@@ -312,7 +316,9 @@ class TextScrubber:
         parts.append(text[last:])
         return "".join(parts)
 
-    def _value_span(self, text: str, kind: int, ident: str, start: int, strength: int) -> tuple[int, int] | None:
+    def _value_span(
+        self, text: str, kind: int, ident: str, start: int, strength: int
+    ) -> tuple[int, int] | None:
         """The span of the value that starts at `start` after a key of `kind`, or None."""
         if kind == _ASSIGN:
             lower = ident.lower()
