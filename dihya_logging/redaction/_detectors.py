@@ -532,10 +532,6 @@ CATALOGUE: Final = (
     _d("Authress", "authress-key",
        r"(?:sc|ext|scauth|authress)_[a-z0-9]{5,30}\.[a-z0-9]{4,6}\.acc[_-][a-z0-9-]{10,32}\.[A-Za-z0-9+/_=-]{30,120}",
        (".acc_", ".acc-"), "sc_{lc:10}.{lc:4}.acc_{lc:12}.{b64u:48}", f"{_GITLEAKS}/authress.go"),
-    _d("Lob", "lob-key", r"(?:live|test)_(?:pub_)?[a-f0-9]{35}(?![A-Za-z0-9])", ("live_", "test_"),
-       "test_{hex:35}", "https://docs.lob.com/#section/Authentication"),
-    _d("GoCardless", "gocardless-token", r"live_[A-Za-z0-9_=-]{40,}", ("live_",),
-       "live_{b64u:40}", f"{_GITLEAKS}/gocardless.go"),
     _d("Mapbox", "mapbox-secret-token", r"sk\.eyJ[A-Za-z0-9_-]{50,}\.[A-Za-z0-9_-]{20,}", ("sk.eyJ",),  # noqa: E501
        "sk.eyJ1Ijoi{b64u:60}.{b64u:22}", "https://docs.mapbox.com/accounts/guides/tokens/"),
     _d("Dropbox", "dropbox-short-lived-token", r"(?<![A-Za-z0-9])sl\.[A-Za-z0-9_-]{130,}", ("sl.",),

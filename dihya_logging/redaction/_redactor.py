@@ -204,16 +204,21 @@ class Redactor:
                 except RecursionError:
                     return "<unredactable: call stack exhausted>"
             if fresh and not self._text.vet(fresh):
-                return self._fixup(out)
+                scrub, changed = self._text.scrub, {}
+                for text in fresh:  # only strings not known clean can change
+                    new = scrub(text)
+                    if new is not text:
+                        changed[text] = new
+                return self._fixup(out, changed) if changed else out
             return out
         except Exception as exc:  # hostile object (a key whose __eq__ raises), stack exhausted
             return f"<unredactable: {type(exc).__name__}>"
 
-    def _fixup(self, out: Any) -> Any:
-        """Scrub, in place, the strings of a copy built by `_walk` (a tree of dicts/lists)."""
-        scrub, mask = self._text.scrub, self._mask
+    def _fixup(self, out: Any, changed: dict[str, str]) -> Any:
+        """Replace, in place, the `changed` strings of a copy built by `_walk` (dicts/lists)."""
         if type(out) is str:
-            return scrub(out)
+            return changed.get(out, out)
+        get, mask = changed.get, self._mask
         stack = [out]
         while stack:
             node = stack.pop()
@@ -222,7 +227,7 @@ class Redactor:
                 t = type(v)
                 if t is str:
                     if v is not mask:
-                        node[k] = scrub(v)
+                        node[k] = get(v, v)
                 elif t is dict or t is list:
                     stack.append(v)
         return out

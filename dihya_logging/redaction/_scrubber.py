@@ -147,6 +147,28 @@ def replacer(group: int | str, mask: str) -> Replacer:
     return replace
 
 
+def literal_finder(
+    detectors: Sequence[Detector],
+) -> tuple[re.Pattern[str], dict[str, frozenset[int]]]:
+    """One regex finding the case-sensitive literals of `detectors`, and for each literal the
+    indexes of the detectors to run when it is found: its own and those of the shorter literals
+    it starts with (two literals can only match at the same place when one prefixes the other).
+
+    Alternatives are grouped by first character, longest first, so `re` skips to candidates.
+    """
+    own: dict[str, set[int]] = {}
+    for i, d in enumerate(detectors):
+        if not d.ignore_case:
+            for lit in d.literals:
+                own.setdefault(lit, set()).add(i)
+    by_first: dict[str, list[str]] = {}
+    for lit in sorted(own, key=len, reverse=True):
+        by_first.setdefault(lit[0], []).append(re.escape(lit[1:]))
+    pattern = "|".join(re.escape(c) + "(?:" + "|".join(rest) + ")" for c, rest in by_first.items())
+    related = {a: frozenset(i for b in own if a.startswith(b) for i in own[b]) for a in own}
+    return re.compile(pattern or "(?!)", re.ASCII), related
+
+
 def _named_key(before: str) -> str | None:
     """The name a ``value``/``val`` attribute belongs to (``key="Password" value=…``), if any."""
     m = _NAMED.search(before[-160:])
@@ -172,8 +194,8 @@ class TextScrubber:
     """
 
     __slots__ = (
-        "_detectors", "_key_strength", "_mask", "_memo_chars", "_plain", "_search", "_size",
-        "_trigger", "memo",
+        "_always", "_detectors", "_find", "_folded", "_key_strength", "_mask", "_memo_chars",
+        "_plain", "_related", "_search", "_size", "_trigger", "memo",
     )  # fmt: skip
 
     def __init__(
@@ -190,6 +212,10 @@ class TextScrubber:
              d.ignore_case, replacer(d.group, mask))
             for d in detectors
         ]  # fmt: skip
+        finder, self._related = literal_finder(detectors)
+        self._find = finder.search
+        self._always = frozenset(i for i, d in enumerate(detectors) if not d.literals)
+        self._folded = [(i, d.literals) for i, d in enumerate(detectors) if d.ignore_case]
         self._plain = [
             (rx, replacer("secret" if "secret" in rx.groupindex else 0, mask)) for rx in plain
         ]
@@ -278,20 +304,18 @@ class TextScrubber:
     def _scrub(self, text: str) -> str:
         if not text.isascii():
             text = _SURROGATE.sub("\ufffd", text)  # orjson refuses lone surrogates
-        low = ""
-        for rx, lits, ci, replace in self._detectors:
-            if lits:
-                if ci and not low:
-                    low = text.lower()
-                hay = low if ci else text
-                for lit in lits:
-                    if lit in hay:
-                        break
-                else:
-                    continue
-            new = rx.sub(replace, text)
-            if new != text:
-                text, low = new, ""
+        run, related, find = set(self._always), self._related, self._find
+        m = find(text)
+        while m is not None:  # every place a literal starts, overlapping ones included
+            run |= related[m.group()]
+            m = find(text, m.start() + 1)
+        if self._folded:
+            low = text.lower()
+            run.update(i for i, lits in self._folded if any(x.lower() in low for x in lits))
+        detectors = self._detectors
+        for i in sorted(run):  # the catalogue's order
+            rx, _, _, replace = detectors[i]
+            text = rx.sub(replace, text)
         if _may_be_kube_secret(text):
             text = self._scrub_kube(text)
         text = self._scrub_pairs(text)
