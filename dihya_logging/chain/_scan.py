@@ -119,7 +119,7 @@ class ChainChecker:
             prev_seq, prev_link = seq, link
             if anchors and seq in anchors:
                 self._anchor(name, lineno, seq, link)
-            if watch and b'"purge"' in line:
+            if watch and (b'"purge"' in line or b'"redact"' in line):
                 self._purge(seq, line[:start] + b"}")
         self._prev_seq, self._prev_link = prev_seq, prev_link
         self.report.records += records
@@ -290,7 +290,7 @@ class ChainChecker:
             record = json.loads(payload)
         except ValueError:
             return
-        if isinstance(record, dict) and record.get("event") == "purge":
+        if isinstance(record, dict) and record.get("event") in ("purge", "redact"):
             tomb, resealed = SeqRanges(record.get("tombstoned")), SeqRanges(record.get("resealed"))
             if tomb or resealed:
                 self._auths.append((seq, tomb, resealed))

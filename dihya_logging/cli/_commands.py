@@ -262,6 +262,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_redact(args: argparse.Namespace) -> int:
+    """Rewrite every file of the log with the current redaction rules (``--dry-run``: count)."""
+    from dihya_logging.store._filestore import FileStore
+    from dihya_logging.store._redact import redact_store
+
+    if is_database_location(args.location):
+        raise UsageError("redact works on a log file set, not on a database")
+    with Progress("redacting", sys.stderr) as progress:
+        store = _store(args, progress if progress.enabled else None)
+        assert isinstance(store, FileStore)
+        count = redact_store(store, dry_run=args.dry_run, actor=args.actor)
+    verb = "would mask" if args.dry_run else "masked"
+    sys.stdout.write(f"{verb} {count} values\n")
+    return 0
+
+
 COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "tail": cmd_tail,
     "query": cmd_query,
@@ -270,4 +286,5 @@ COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "verify": cmd_verify,
     "stats": cmd_stats,
     "migrate": cmd_migrate,
+    "redact": cmd_redact,
 }
