@@ -30,8 +30,8 @@ _SEPARATORS = (
     (":::=", _ASSIGN), ("::=", _ASSIGN), ("===", _ASSIGN), ("!==", _ASSIGN), ("=>", _ASSIGN),
     (":=", _ASSIGN), ("?=", _ASSIGN), ("+=", _ASSIGN), (".=", _ASSIGN), ("==", _ASSIGN),
     ("!=", _ASSIGN), ("->", _ASSIGN), (":", _ASSIGN), ("=", _ASSIGN), ("%3D", _ASSIGN),
-    ("%3d", _ASSIGN), ("%3A", _ASSIGN), ("%3a", _ASSIGN), ("(", _CALL), (",", _PAIR),
-    (">", _XML), (" - ", _DASH),
+    ("%3d", _ASSIGN), ("%3A", _ASSIGN), ("%3a", _ASSIGN), ('("', _CALL), ("('", _CALL),
+    ('",', _PAIR), ("',", _PAIR), (">", _XML), (" - ", _DASH),
 )  # fmt: skip
 """Separators between a key and its value, longest first, each with the syntax it starts:
 assignments in every language (``=``, ``:``, ``=>``, ``:=``, Makefile ``?=``/``::=``/``:::=``,
@@ -45,7 +45,7 @@ _BOUNDARY = (
 _TAILS = {
     _ASSIGN: r"[ \t]{0,40}(?:(?:gnirts|gnirtS|rts)[ \t]+)?(?:[\"'`]\\?)?" + _IDENT + _BOUNDARY,
     _CALL: r"[ \t]{0,3}" + _IDENT + _BOUNDARY,
-    _PAIR: r"[ \t]{0,3}[\"']\\?" + _IDENT + r"[\"']",
+    _PAIR: r"\\?" + _IDENT + r"[\"']",
     _XML: r"(?:[^<>\r\n]{0,200}[ \t])?([A-Za-z0-9_.:-]*[A-Za-z_])<",
     _DASH: r"[\"']?" + _IDENT + _BOUNDARY,
 }
@@ -104,7 +104,7 @@ def _split_anchor(anchor: str) -> tuple[str, str]:
 
 
 def build_trigger(
-    literals: Iterable[tuple[str, bool]], anchors: Iterable[str] = ()
+    literals: Iterable[tuple[str, bool]], anchors: Iterable[str] = (), *, separators: bool = True
 ) -> re.Pattern[str]:
     """One regex over REVERSED text: any literal or anchor, or a separator after an identifier.
 
@@ -126,15 +126,23 @@ def build_trigger(
     for anchor in anchors:
         first, rest = _split_anchor(anchor)
         by_anchor.setdefault(first, []).append(rest)
-    for sep, kind in _SEPARATORS:  # anchored on their rarest character too (`%`, not `a` of `a3%`)
-        add(sep[::-1], False, _TAILS[kind])
+    for sep, kind in _SEPARATORS if separators else ():  # anchored on their rarest character
+        add(sep[::-1], False, _TAILS[kind])  # too (`%`, not `a` of `a3%`)
     order = sorted(by_anchor, key=lambda a: -_RARITY.find(a))
     alternatives = (re.escape(a) + "(?:" + "|".join(by_anchor[a]) + ")" for a in order)
     return re.compile("|".join(alternatives), re.ASCII)
 
 
-def replacer(group: int | str, mask: str) -> Replacer:
-    """A `re.sub` callback masking `group` (0: the whole match), leaving masked text alone."""
+_GLUED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+")
+_ESCAPES = frozenset(("\\n", "\\r", "\\t"))  # a literal backslash escape before a token
+
+
+def replacer(group: int | str, mask: str, *, bounded: bool = False) -> Replacer:
+    """A `re.sub` callback masking `group` (0: the whole match), leaving masked text alone.
+
+    `bounded`: a match glued to a letter, digit or ``+`` before it (inside a word, a path
+    segment, a base64 blob) is left alone, unless that letter ends a literal ``\\n``.
+    """
 
     def replace(m: re.Match[str]) -> str:
         whole = m.group(0)
@@ -142,31 +150,27 @@ def replacer(group: int | str, mask: str) -> Replacer:
         if a < 0 or m.string.startswith(mask, a):
             return whole
         start = m.start()
+        before = m.string[max(0, start - 2) : start]
+        if bounded and before[-1:] in _GLUED and before not in _ESCAPES:
+            return whole
         return whole[: a - start] + mask + whole[b - start :]
 
     return replace
 
 
-def literal_finder(
-    detectors: Sequence[Detector],
-) -> tuple[re.Pattern[str], dict[str, frozenset[int]]]:
-    """One regex finding the case-sensitive literals of `detectors`, and for each literal the
-    indexes of the detectors to run when it is found: its own and those of the shorter literals
-    it starts with (two literals can only match at the same place when one prefixes the other).
-
-    Alternatives are grouped by first character, longest first, so `re` skips to candidates.
-    """
-    own: dict[str, set[int]] = {}
+def literal_buckets(detectors: Sequence[Detector]) -> dict[str, list[tuple[int, str, bool]]]:
+    """The detectors' literals by the character `build_trigger` anchors them on:
+    ``{char: [(detector index, literal, ignore_case)]}`` (a case-blind literal under both
+    cases of its character, lower-cased)."""
+    buckets: dict[str, list[tuple[int, str, bool]]] = {}
     for i, d in enumerate(detectors):
-        if not d.ignore_case:
-            for lit in d.literals:
-                own.setdefault(lit, set()).add(i)
-    by_first: dict[str, list[str]] = {}
-    for lit in sorted(own, key=len, reverse=True):
-        by_first.setdefault(lit[0], []).append(re.escape(lit[1:]))
-    pattern = "|".join(re.escape(c) + "(?:" + "|".join(rest) + ")" for c, rest in by_first.items())
-    related = {a: frozenset(i for b in own if a.startswith(b) for i in own[b]) for a in own}
-    return re.compile(pattern or "(?!)", re.ASCII), related
+        ci = d.ignore_case
+        for lit in d.literals:
+            rev = lit[::-1]
+            c = rev[_anchor(rev, ci)]
+            for key in {c.lower(), c.upper()} if ci else {c}:
+                buckets.setdefault(key, []).append((i, lit.lower() if ci else lit, ci))
+    return buckets
 
 
 def _named_key(before: str) -> str | None:
@@ -194,8 +198,8 @@ class TextScrubber:
     """
 
     __slots__ = (
-        "_always", "_detectors", "_find", "_folded", "_key_strength", "_mask", "_memo_chars",
-        "_plain", "_related", "_search", "_size", "_trigger", "memo",
+        "_always", "_buckets", "_detectors", "_find", "_key_strength", "_mask", "_memo_chars",
+        "_plain", "_search", "_size", "_trigger", "memo",
     )  # fmt: skip
 
     def __init__(
@@ -209,20 +213,20 @@ class TextScrubber:
         self._mask, self._key_strength, self._size = mask, key_strength, cache_size
         self._detectors = [
             (d.compile(), tuple(x.lower() for x in d.literals) if d.ignore_case else d.literals,
-             d.ignore_case, replacer(d.group, mask))
+             d.ignore_case, replacer(d.group, mask, bounded=d.bounded))
             for d in detectors
         ]  # fmt: skip
-        finder, self._related = literal_finder(detectors)
-        self._find = finder.search
+        self._buckets = literal_buckets(detectors)
+        literals = [(x, d.ignore_case) for d in detectors for x in d.literals]
+        self._find = build_trigger(literals, separators=False).search
         self._always = frozenset(i for i, d in enumerate(detectors) if not d.literals)
-        self._folded = [(i, d.literals) for i, d in enumerate(detectors) if d.ignore_case]
         self._plain = [
             (rx, replacer("secret" if "secret" in rx.groupindex else 0, mask)) for rx in plain
         ]
         if any(not d.literals and not d.anchor for d in detectors):
             self._plain.append((re.compile("(?!)"), replacer(0, mask)))  # forces per-string scrub
-        self._trigger = build_trigger(
-            ((x, d.ignore_case) for d in detectors for x in d.literals),
+        self._trigger = build_trigger(  # an anchor stands in for its detector's literals
+            ((x, d.ignore_case) for d in detectors if not d.anchor for x in d.literals),
             (d.anchor for d in detectors if d.anchor),
         )
         self._search = self._trigger.search
@@ -304,14 +308,21 @@ class TextScrubber:
     def _scrub(self, text: str) -> str:
         if not text.isascii():
             text = _SURROGATE.sub("\ufffd", text)  # orjson refuses lone surrogates
-        run, related, find = set(self._always), self._related, self._find
-        m = find(text)
-        while m is not None:  # every place a literal starts, overlapping ones included
-            run |= related[m.group()]
-            m = find(text, m.start() + 1)
-        if self._folded:
-            low = text.lower()
-            run.update(i for i, lits in self._folded if any(x.lower() in low for x in lits))
+        run, buckets, find, low = set(self._always), self._buckets, self._find, ""
+        seen: set[str] = set()
+        rev = text[::-1]
+        m = find(rev)
+        while m is not None:  # each anchor character found: its few literals are checked
+            c = m.group()[0]
+            if c not in seen:
+                seen.add(c)
+                for i, lit, ci in buckets[c]:
+                    if i not in run:
+                        if ci and not low:
+                            low = text.lower()
+                        if lit in (low if ci else text):
+                            run.add(i)
+            m = find(rev, m.start() + 1)
         detectors = self._detectors
         for i in sorted(run):  # the catalogue's order
             rx, _, _, replace = detectors[i]
@@ -372,7 +383,8 @@ class TextScrubber:
             strength = self._ident_strength(rev, m, g)
             if strength:  # one value per key: its other separators (`:` of `:=`) are not keys
                 kind = _KV_KINDS[g] or _ASSIGN
-                span = self._value_span(text, kind, m.group(g)[::-1], n - m.start(), strength)
+                start = n - m.start() - (kind == _CALL)  # a call's value starts at its quote
+                span = self._value_span(text, kind, m.group(g)[::-1], start, strength)
                 if span is not None:
                     spans.append(span)
                 m = _KV_REV.search(rev, m.end(g))
