@@ -87,7 +87,7 @@ READABLE_KEY_COMPOUNDS: Final = (
     "cache_key", "idempotency_key", "dedup_key", "dedupe_key", "routing_key", "group_key",
     "object_key", "s3_key", "file_key", "storage_key", "bucket_key", "map_key", "dict_key",
     "message_key", "translation_key", "i18n_key", "locale_key", "public_key", "pub_key",
-    "next_key", "start_key", "end_key", "last_key", "first_key", "sort_by_key", "key_key",
+    "next_key", "start_key", "end_key", "last_key", "first_key", "sort_by_key",
 )  # fmt: skip
 """``*_key`` names that stay readable: they name a record, a cache slot, a sort order, an
 object in a bucket or a public key, never a credential. Every other ``<word>_key``/``<word>Key``
