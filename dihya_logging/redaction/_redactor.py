@@ -14,6 +14,7 @@ import functools
 import hashlib
 import re
 import sys
+from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time
 from enum import Enum
@@ -204,32 +205,41 @@ class Redactor:
                 except RecursionError:
                     return "<unredactable: call stack exhausted>"
             if fresh and not self._text.vet(fresh):
-                scrub, changed = self._text.scrub, {}
-                for text in fresh:  # only strings not known clean can change
-                    new = scrub(text)
+                scrub, left = self._text.scrub, 0
+                changed: dict[str, str] = {}
+                for text in fresh:  # only strings not known clean can change; every place
+                    new = changed.get(text) or scrub(text)  # one is used was added to `fresh`
                     if new is not text:
                         changed[text] = new
-                return self._fixup(out, changed) if changed else out
+                        left += 1
+                return self._fixup(out, changed, left) if changed else out
             return out
         except Exception as exc:  # hostile object (a key whose __eq__ raises), stack exhausted
             return f"<unredactable: {type(exc).__name__}>"
 
-    def _fixup(self, out: Any, changed: dict[str, str]) -> Any:
-        """Replace, in place, the `changed` strings of a copy built by `_walk` (dicts/lists)."""
+    def _fixup(self, out: Any, changed: dict[str, str], left: int) -> Any:
+        """Replace, in place, the `changed` strings of a copy built by `_walk` (dicts/lists);
+        `left` places hold one, so the walk stops at the last (breadth first: a changed error
+        text at the top is found without visiting the nested metadata)."""
         if type(out) is str:
             return changed.get(out, out)
         get, mask = changed.get, self._mask
-        stack = [out]
-        while stack:
-            node = stack.pop()
+        queue = deque([out])
+        while queue:
+            node = queue.popleft()
             pairs = node.items() if type(node) is dict else enumerate(node)
             for k, v in list(pairs):
                 t = type(v)
                 if t is str:
                     if v is not mask:
-                        node[k] = get(v, v)
+                        new = get(v)
+                        if new is not None:
+                            node[k] = new
+                            left -= 1
+                            if not left:
+                                return out
                 elif t is dict or t is list:
-                    stack.append(v)
+                    queue.append(v)
         return out
 
     def _enter(self, owner: object, depth: int, track: _Track) -> str | None:

@@ -51,10 +51,6 @@ _TAILS = {
 }
 """What comes before each kind of separator, READ BACKWARDS: the identifier (its group), for
 assignments maybe quoted or followed by a Go type (``var token string = …``)."""
-_KV_REV = re.compile(
-    "|".join(re.escape(sep[::-1]) + _TAILS[kind] for sep, kind in _SEPARATORS), re.ASCII
-)
-_KV_KINDS = (None, *(kind for _, kind in _SEPARATORS))  # group index -> kind
 _QUOTED = (  # up to 16 spaces/newlines before the value: YAML-style `password:\n    value`
     r"\s{0,16}(?:\\\"((?:[^\"\\\r\n]|\\[^\"\r\n])*)(?:\\\"|(?=[\r\n]|\Z))"  # \"escaped\" in JSON
     r"|\"((?:[^\"\\\r\n]|\\.)*)(?:\"|(?=[\r\n]|\Z))|'((?:[^'\\\r\n]|\\.)*)(?:'|(?=[\r\n]|\Z))"
@@ -103,6 +99,21 @@ def _split_anchor(anchor: str) -> tuple[str, str]:
     return anchor[0], anchor[1:]
 
 
+def _anchored(text: str, ci: bool) -> tuple[int, list[tuple[str, str]]]:
+    """(anchor index, [(anchor character, regex of the rest)]) of reversed `text`: the rarest
+    character first, what precedes it as a fixed-width lookbehind, what follows it after."""
+    i = _anchor(text, ci)
+    body = (f"(?<={re.escape(text[: i + 1])})" if i else "") + re.escape(text[i + 1 :])
+    body = f"(?i:{body})" if ci else body
+    return i, [(a, body) for a in ({text[i].lower(), text[i].upper()} if ci else {text[i]})]
+
+
+def _join(by_anchor: dict[str, list[str]]) -> str:
+    """One alternation per anchor character, the commonest first."""
+    order = sorted(by_anchor, key=lambda a: -_RARITY.find(a))
+    return "|".join(re.escape(a) + "(?:" + "|".join(by_anchor[a]) + ")" for a in order)
+
+
 def build_trigger(
     literals: Iterable[tuple[str, bool]], anchors: Iterable[str] = (), *, separators: bool = True
 ) -> re.Pattern[str]:
@@ -113,24 +124,34 @@ def build_trigger(
     come first. Identifiers before a separator end in a capturing group (`lastindex`).
     """
     by_anchor: dict[str, list[str]] = {}
-
-    def add(text: str, ci: bool, tail: str = "") -> None:
-        i = _anchor(text, ci)
-        body = (f"(?<={re.escape(text[: i + 1])})" if i else "") + re.escape(text[i + 1 :])
-        body = f"(?i:{body})" if ci else body
-        for a in {text[i].lower(), text[i].upper()} if ci else {text[i]}:
-            by_anchor.setdefault(a, []).append(body + tail)
-
     for lit, ci in literals:
-        add(lit[::-1], ci)
+        for a, body in _anchored(lit[::-1], ci)[1]:
+            by_anchor.setdefault(a, []).append(body)
     for anchor in anchors:
         first, rest = _split_anchor(anchor)
         by_anchor.setdefault(first, []).append(rest)
     for sep, kind in _SEPARATORS if separators else ():  # anchored on their rarest character
-        add(sep[::-1], False, _TAILS[kind])  # too (`%`, not `a` of `a3%`)
+        for a, body in _anchored(sep[::-1], False)[1]:  # too (`%`, not `a` of `a3%`)
+            by_anchor.setdefault(a, []).append(body + _TAILS[kind])
+    return re.compile(_join(by_anchor), re.ASCII)
+
+
+def build_pairs() -> tuple[re.Pattern[str], tuple[tuple[int, int], ...]]:
+    """The separators of `build_trigger` alone, and for each identifier group (by index) the
+    separator's kind and how far into the reversed separator the match starts (its anchor)."""
+    by_anchor: dict[str, list[str]] = {}
+    tagged: dict[str, list[tuple[int, int]]] = {}
+    for sep, kind in _SEPARATORS:
+        offset, anchored = _anchored(sep[::-1], False)
+        for a, body in anchored:
+            by_anchor.setdefault(a, []).append(body + _TAILS[kind])
+            tagged.setdefault(a, []).append((kind, offset))
     order = sorted(by_anchor, key=lambda a: -_RARITY.find(a))
-    alternatives = (re.escape(a) + "(?:" + "|".join(by_anchor[a]) + ")" for a in order)
-    return re.compile("|".join(alternatives), re.ASCII)
+    groups = ((0, 0), *(tag for a in order for tag in tagged[a]))
+    return re.compile(_join(by_anchor), re.ASCII), groups
+
+
+_KV_REV, _KV_GROUPS = build_pairs()
 
 
 _GLUED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+")
@@ -181,7 +202,7 @@ def _named_key(before: str) -> str | None:
 
 def _may_hold_flags(text: str) -> bool:
     """Cheap necessary condition for a command-line flag (``--password x``, ``-u user:pw``)."""
-    return " -" in text or "\t-" in text or text.startswith("-")
+    return text[:1] == "-" or " -" in text or "\t-" in text
 
 
 def _may_be_kube_secret(text: str) -> bool:
@@ -289,7 +310,7 @@ class TextScrubber:
         """How sensitive the identifier of group `g` of a reversed-text match is."""
         ident = m.group(g)[::-1]
         strength = self._key_strength(ident)
-        if not strength and ident.lower() in ("value", "val"):
+        if not strength and len(ident) <= 5 and ident.lower() in ("value", "val"):
             name = _named_key(rev[m.end(g) : m.end(g) + 160][::-1])
             if name is not None:
                 strength = self._key_strength(name)
@@ -382,8 +403,8 @@ class TextScrubber:
             g = m.lastindex or 0
             strength = self._ident_strength(rev, m, g)
             if strength:  # one value per key: its other separators (`:` of `:=`) are not keys
-                kind = _KV_KINDS[g] or _ASSIGN
-                start = n - m.start() - (kind == _CALL)  # a call's value starts at its quote
+                kind, offset = _KV_GROUPS[g]
+                start = n - m.start() + offset - (kind == _CALL)  # a call's: at its quote
                 span = self._value_span(text, kind, m.group(g)[::-1], start, strength)
                 if span is not None:
                     spans.append(span)
