@@ -115,7 +115,7 @@ def _join(by_anchor: dict[str, list[str]]) -> str:
 
 
 def build_trigger(
-    literals: Iterable[tuple[str, bool]], anchors: Iterable[str] = (), *, separators: bool = True
+    literals: Iterable[tuple[str, bool]], anchors: Iterable[str] = ()
 ) -> re.Pattern[str]:
     """One regex over REVERSED text: any literal or anchor, or a separator after an identifier.
 
@@ -130,7 +130,7 @@ def build_trigger(
     for anchor in anchors:
         first, rest = _split_anchor(anchor)
         by_anchor.setdefault(first, []).append(rest)
-    for sep, kind in _SEPARATORS if separators else ():  # anchored on their rarest character
+    for sep, kind in _SEPARATORS:  # anchored on their rarest character
         for a, body in _anchored(sep[::-1], False)[1]:  # too (`%`, not `a` of `a3%`)
             by_anchor.setdefault(a, []).append(body + _TAILS[kind])
     return re.compile(_join(by_anchor), re.ASCII)
@@ -179,19 +179,43 @@ def replacer(group: int | str, mask: str, *, bounded: bool = False) -> Replacer:
     return replace
 
 
-def literal_buckets(detectors: Sequence[Detector]) -> dict[str, list[tuple[int, str, bool]]]:
-    """The detectors' literals by the character `build_trigger` anchors them on:
-    ``{char: [(detector index, literal, ignore_case)]}`` (a case-blind literal under both
-    cases of its character, lower-cased)."""
-    buckets: dict[str, list[tuple[int, str, bool]]] = {}
+def _may_meet(a: str, i: int, b: str, j: int, ci: bool) -> bool:
+    """Whether reversed literals `a` and `b`, anchored at `i` and `j` on the same character,
+    agree wherever they overlap (so both may match at one place)."""
+    shift = j - i
+    for p, ch in enumerate(a):
+        q = p + shift
+        if 0 <= q < len(b) and (ch.lower() != b[q].lower() if ci else ch != b[q]):
+            return False
+    return True
+
+
+def literal_finder(detectors: Sequence[Detector]) -> tuple[re.Pattern[str], list[frozenset[int]]]:
+    """One regex over REVERSED text finding every detector literal, anchored like
+    `build_trigger`, each literal its own group; for each group, the detectors to run when it
+    matches: its own, and those of the literals that may match at the same place (only one
+    alternative is reported there)."""
+    by_anchor: dict[str, list[tuple[str, int, str, int, bool]]] = {}
     for i, d in enumerate(detectors):
-        ci = d.ignore_case
         for lit in d.literals:
             rev = lit[::-1]
-            c = rev[_anchor(rev, ci)]
-            for key in {c.lower(), c.upper()} if ci else {c}:
-                buckets.setdefault(key, []).append((i, lit.lower() if ci else lit, ci))
-    return buckets
+            k, anchored = _anchored(rev, d.ignore_case)
+            for a, body in anchored:
+                by_anchor.setdefault(a, []).append((body, i, rev, k, d.ignore_case))
+    order = sorted(by_anchor, key=lambda a: -_RARITY.find(a))
+    pattern = "|".join(
+        re.escape(a) + "(?:" + "|".join(f"({e[0]})" for e in by_anchor[a]) + ")" for a in order
+    )
+    related: list[frozenset[int]] = [frozenset()]
+    for a in order:
+        bucket = by_anchor[a]
+        for _, _own, rev, k, ci in bucket:
+            related.append(
+                frozenset(
+                    j for _, j, rev2, k2, ci2 in bucket if _may_meet(rev, k, rev2, k2, ci or ci2)
+                )
+            )
+    return re.compile(pattern or "(?!)", re.ASCII), related
 
 
 def _named_key(before: str) -> str | None:
@@ -219,8 +243,8 @@ class TextScrubber:
     """
 
     __slots__ = (
-        "_always", "_buckets", "_detectors", "_find", "_key_strength", "_mask", "_memo_chars",
-        "_plain", "_search", "_size", "_trigger", "memo",
+        "_always", "_detectors", "_find", "_key_strength", "_mask", "_memo_chars",
+        "_plain", "_related", "_search", "_size", "_trigger", "memo",
     )  # fmt: skip
 
     def __init__(
@@ -237,9 +261,8 @@ class TextScrubber:
              d.ignore_case, replacer(d.group, mask, bounded=d.bounded))
             for d in detectors
         ]  # fmt: skip
-        self._buckets = literal_buckets(detectors)
-        literals = [(x, d.ignore_case) for d in detectors for x in d.literals]
-        self._find = build_trigger(literals, separators=False).search
+        finder, self._related = literal_finder(detectors)
+        self._find = finder.search
         self._always = frozenset(i for i, d in enumerate(detectors) if not d.literals)
         self._plain = [
             (rx, replacer("secret" if "secret" in rx.groupindex else 0, mask)) for rx in plain
@@ -329,20 +352,11 @@ class TextScrubber:
     def _scrub(self, text: str) -> str:
         if not text.isascii():
             text = _SURROGATE.sub("\ufffd", text)  # orjson refuses lone surrogates
-        run, buckets, find, low = set(self._always), self._buckets, self._find, ""
-        seen: set[str] = set()
+        run, related, find = set(self._always), self._related, self._find
         rev = text[::-1]
         m = find(rev)
-        while m is not None:  # each anchor character found: its few literals are checked
-            c = m.group()[0]
-            if c not in seen:
-                seen.add(c)
-                for i, lit, ci in buckets[c]:
-                    if i not in run:
-                        if ci and not low:
-                            low = text.lower()
-                        if lit in (low if ci else text):
-                            run.add(i)
+        while m is not None:  # every place a literal is: the detectors it names
+            run |= related[m.lastindex or 0]
             m = find(rev, m.start() + 1)
         detectors = self._detectors
         for i in sorted(run):  # the catalogue's order
