@@ -323,6 +323,11 @@ CATALOGUE: Final = (
     _d("(any)", "openssh-private-key-body", rf"b3BlbnNzaC1rZXktdjE{_B64}*={{0,2}}{_LINES}",
        ("b3BlbnNzaC1rZXktdjE",), "b3BlbnNzaC1rZXktdjEAAAAA{b64:50}\n{b64:70}",
        "OpenSSH PROTOCOL.key ('openssh-key-v1' in base64)"),
+    _d("PuTTY", "putty-private-key",
+       r"Private-Lines:[ \t]*[0-9]+[ \t]*(?:\\r)?(?:\\n|\r?\n)([A-Za-z0-9+/=]+(?:(?:\\r)?"
+       r"(?:\\n|\r?\n)[A-Za-z0-9+/=]+(?=\\r|\\n|\r|\n|\Z))*)",
+       ("Private-Lines:",), "PuTTY-User-Key-File-3: ssh-ed25519\nPrivate-Lines: 1\n«{b64:44}»\n",
+       "https://the.earth.li/~sgtatham/putty/0.78/htmldoc/AppendixC.html", group=1),
     _d("age", "age-secret-key", r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}",
        ("AGE-SECRET-KEY-1",), "AGE-SECRET-KEY-1QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7LQPZRY9X8GF2TVDW0S3JN54KHCE6M",  # noqa: E501
        "https://age-encryption.org/v1"),

@@ -69,7 +69,10 @@ _QUOTED_VALUE = re.compile(
     r"[ \t]{0,3}(?:\\?\"((?:[^\"\\\r\n]|\\[^\"\r\n])*)\\?\"|'((?:[^'\\\r\n]|\\.)*)')", re.ASCII
 )
 """The value of a call, an argument pair or ``name - 'value'``: quoted, else not a value."""
-_XML_VALUE = re.compile(r"\s*([^<\s](?:[^<]*[^<\s])?)\s*<", re.ASCII)
+_XML_VALUE = re.compile(
+    r"\s*(?:<!\[CDATA\[((?:(?!\]\]>).)*)\]\]>|([^<\s](?:[^<]*[^<\s])?))\s*<", re.ASCII | re.DOTALL
+)
+"""An XML element's text, or its ``<![CDATA[…]]>`` content."""
 _NAMED = re.compile(r"(?:key|name|id)\s*[=:]\s*[\"']?([A-Za-z0-9_.-]+)[\"']?[\s,;-]*\Z")
 """``<add key="Password" value="…"/>``, ``- name: API_TOKEN\n  value: …``: the key is a name."""
 _CRED_SHAPE = re.compile(r"(?=[^0-9]*[0-9])(?=[^A-Za-z]*[A-Za-z])[A-Za-z0-9+/=_.|~-]{16,}\Z")
@@ -77,6 +80,12 @@ _CRED_SHAPE = re.compile(r"(?=[^0-9]*[0-9])(?=[^A-Za-z]*[A-Za-z])[A-Za-z0-9+/=_.
 _FLAG = re.compile(r"(?:^|(?<=[\s\"'(]))--?([A-Za-z][A-Za-z0-9_-]*)[ \t]+", re.ASCII)
 _FLAG_VALUE = re.compile(r"(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s\"'])+")
 _LOGIN_COMMAND = re.compile(r"\b(?:login|mysql|mysqldump|mysqladmin)\b")
+_NETRC = re.compile(
+    r"\b(?:machine[ \t]+\S+|default)(?:[ \t]+(?:login|account|port|protocol)[ \t]+\S+)+"
+    r"[ \t]+(?:password|passwd)[ \t]+([^\s\"']\S*)",
+    re.ASCII,
+)
+"""A ``.netrc`` entry's secret (``machine h login u password p``): words, no separator."""
 _KUBE_SECRET = re.compile(r"(?i:\bkind:[ \t]*[\"']?secret\b)")
 _KUBE_DATA = re.compile(
     r"(?m)^([ \t]*)(?:data|stringData):[ \t]*\r?\n((?:(?:\1[ \t]+[^\r\n]*|[ \t]*)(?:\r?\n|\Z))+)"
@@ -225,8 +234,9 @@ def _named_key(before: str) -> str | None:
 
 
 def _may_hold_flags(text: str) -> bool:
-    """Cheap necessary condition for a command-line flag (``--password x``, ``-u user:pw``)."""
-    return text[:1] == "-" or " -" in text or "\t-" in text
+    """Cheap necessary condition for a command-line flag (``--password x``, ``-u user:pw``) or
+    a ``.netrc`` entry (``machine h login u password p``)."""
+    return text[:1] == "-" or " -" in text or "\t-" in text or "machine " in text
 
 
 def _may_be_kube_secret(text: str) -> bool:
@@ -431,7 +441,8 @@ class TextScrubber:
         """Spans of the values of sensitive command-line flags (with `first`, stop at one).
 
         ``--password x``, ``-ClientSecret 'x'``, ``--softlayer-api-key x``, ``-u user:pw`` /
-        ``--user 'user:pw'`` (curl), ``-p x`` after ``login``/``mysql``.
+        ``--user 'user:pw'`` (curl), ``-p x`` after ``login``/``mysql``; and the ``password``/
+        ``account`` of a ``.netrc`` entry.
         """
         spans: list[tuple[int, int]] = []
         for m in _FLAG.finditer(text):
@@ -450,7 +461,11 @@ class TextScrubber:
             if hit:
                 spans.append(v.span())
                 if first:
-                    break
+                    return spans
+        if "machine " in text:
+            for m in _NETRC.finditer(text):
+                if not text.startswith(self._mask, m.start(1)):
+                    spans.append(m.span(1))
         return spans
 
     def _scrub_kube(self, text: str) -> str:
