@@ -7,15 +7,21 @@ naive recursive redactor (the reference: key set + one regex per string), a key-
 and a bare recursive copy (floors no text-scanning redactor can beat), all measured interleaved
 in the same run, in three regimes: ``repeat`` (the same event again), ``realistic`` (a new
 request id per event, as the suite does) and ``cold`` (every string new). Then the cost on
-events of growing size in ns per JSON node: flat columns mean linear growth.
+events of growing size in ns per JSON node: flat columns mean linear growth. Last, end to end
+side by side (``--end-to-end`` alone): python-json-logger's ``JsonFormatter`` and dihya's
+``RedactingJsonFormatter``, each with a ``FileHandler``, on the suite's event, on the event with
+every string new, and on the event with a credential in its error text (issue 11's targets:
+<= 1.0x, <= 1.5x, <= 2.0x).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import statistics
 import sys
+import tempfile
 import time
 from typing import Any, Callable
 
@@ -108,6 +114,77 @@ def measure(
     return {name: statistics.median(v) for name, v in runs.items()}
 
 
+ERROR_WITH_SECRET = (
+    "git push failed: remote: Invalid username or password.\nfatal: Authentication failed for "
+    "'https://x-access-token:ghp_R8mQ2vXk9LpT4wYc7NbE1sJd6HfA3gZu0KiO@github.com/org/shop.git/'"
+)
+"""A generator's typical error text with a token inside (a failed ``git push``)."""
+TARGETS = {"suite event": 1.0, "all strings new": 1.5, "secret in error": 2.0}
+
+
+def _events(kind: str, n: int) -> Callable[[], dict[str, Any]]:
+    """The next event of an end-to-end regime (pre-built, so building costs nothing)."""
+    if kind == "all strings new":
+        variants = iter([unique_variant(flat_event(), f"#{i}") for i in range(n)])
+        return lambda: next(variants)
+    event = flat_event()
+    if kind == "secret in error":
+        event["status"], event["error"] = "error", ERROR_WITH_SECRET
+    renew = Renewer(event["request"])
+
+    def renewed() -> dict[str, Any]:
+        renew()
+        return event
+
+    return renewed
+
+
+def end_to_end(n: int = 5000, rounds: int = 5) -> dict[str, tuple[float, float]]:
+    """Median us/event of pjl JsonFormatter and dihya RedactingJsonFormatter, interleaved."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    from dihya_logging.formatter._formatter import RedactingJsonFormatter
+
+    out: dict[str, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in TARGETS:
+            runs: dict[str, list[float]] = {"pjl": [], "dihya": []}
+            for r in range(rounds):
+                for name, fmt in (
+                    ("pjl", JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")),
+                    ("dihya", RedactingJsonFormatter()),
+                ):
+                    handler = logging.FileHandler(os.path.join(tmp, f"{name}{r}.log"))
+                    handler.setFormatter(fmt)
+                    logger = logging.getLogger(f"bench.e2e.{name}.{r}.{kind}")
+                    logger.propagate, logger.handlers = False, [handler]
+                    logger.setLevel(logging.INFO)
+                    nxt = _events(kind, n + 50)
+                    for _ in range(50):  # warm caches as a long-running process would
+                        logger.info("generation", extra=nxt())
+                    t0 = time.perf_counter_ns()
+                    for _ in range(n):
+                        logger.info("generation", extra=nxt())
+                    runs[name].append((time.perf_counter_ns() - t0) / n / 1000)
+                    handler.close()
+            out[kind] = (statistics.median(runs["pjl"]), statistics.median(runs["dihya"]))
+        for name in os.listdir(tmp):
+            with open(os.path.join(tmp, name), encoding="utf-8") as fh:
+                leaked = "ghp_R8mQ2vXk9" in fh.read()
+            assert not (leaked and name.startswith("dihya")), "a secret reached dihya's file"
+    return out
+
+
+def print_end_to_end() -> None:
+    """The issue-11 table: each regime's us/event, the ratio and its target."""
+    print("end to end, same process, interleaved (us/event):")
+    print(f"{'regime':<18}{'pjl':>9}{'dihya':>9}{'ratio':>8}{'target':>8}")
+    for kind, (pjl, dihya) in end_to_end().items():
+        ratio, target = dihya / pjl, TARGETS[kind]
+        verdict = "PASS" if ratio <= target else "FAIL"
+        print(f"{kind:<18}{pjl:>9.1f}{dihya:>9.1f}{ratio:>7.2f}x{target:>7.1f}x {verdict}")
+
+
 def check_no_leak() -> None:
     """Refuse to report numbers for a redactor that lets the event's secrets through."""
     out = repr(Redactor().redact(flat_event()))
@@ -115,8 +192,11 @@ def check_no_leak() -> None:
 
 
 def main() -> None:
-    """Print the two tables."""
+    """Print the tables (``--end-to-end``: only the end-to-end one)."""
     check_no_leak()
+    if "--end-to-end" in sys.argv[1:]:
+        print_end_to_end()
+        return
     fns: dict[str, Callable[[Any], Any]] = {
         "dihya": Redactor().redact, "naive": naive_redact, "key-only": key_only, "bare": bare_copy,
     }  # fmt: skip
@@ -138,6 +218,8 @@ def main() -> None:
         cold = measure({"dihya": Redactor().redact}, "cold", scale, max(100, 2000 // scale))
         cells = (real["dihya"], cold["dihya"], real["naive"], real["bare"])
         print(f"x{scale:<5}{nodes:>7}" + "".join(f"{c / nodes:>20.1f}" for c in cells))
+    print()
+    print_end_to_end()
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         iter_generation_logs,
         purge_generation_logs,
     )
+    from .store._redact import redact_generation_logs
 
 _LAZY = {
     "configure": "_config",
@@ -47,6 +48,7 @@ _LAZY = {
     "get_generation_logs": "store",
     "iter_generation_logs": "store",
     "purge_generation_logs": "store",
+    "redact_generation_logs": "store._redact",
     "verify_generation_logs": "chain",
 }
 
@@ -67,6 +69,7 @@ __all__ = [
     "log_event",
     "log_generation_event",
     "purge_generation_logs",
+    "redact_generation_logs",
     "verify_generation_logs",
 ]
 

@@ -20,6 +20,7 @@ __all__ = [
     "EVENT_FIELDS",
     "EVENT_GENERATION",
     "EVENT_PURGE",
+    "EVENT_REDACT",
     "HEAD_FIELDS",
     "LOGGER_NAME",
     "RECORD_ATTRIBUTES",
@@ -38,6 +39,7 @@ LOGGER_NAME: Final = "dihya.generation"
 EVENT_GENERATION: Final = "generation"
 EVENT_EXPORT: Final = "export"
 EVENT_PURGE: Final = "purge"
+EVENT_REDACT: Final = "redact"
 
 STATUSES: Final = ("success", "error")
 """The only values `status` may take in a generation event."""

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 from typing import Any
+
+from dihya_logging.redaction._detectors import Detector, expand_example
 
 A36 = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 HEX32 = "0123456789abcdef" * 2
@@ -35,7 +38,7 @@ POSITIVES: dict[str, list[tuple[str, str]]] = {
         ('{"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n-----END PRIVATE KEY-----\\n"}',
          "MIIEvQ"),
     ],
-    "der-private-key": [("blob MIIBOgIBAAJBAK" + "x" * 64 + "== end", "x" * 64)],
+    "der-private-key-body": [("blob MIIBOgIBAAJBAK" + "x" * 64 + "== end", "x" * 64)],
     "jwt": [(f"token {JWT} expired", JWT), (f"id_token={JWT}", JWT.split(".")[1])],
     "url-credentials": [
         ("postgres://admin:s3cr3tPW@db.internal:5432/app", "s3cr3tPW"),
@@ -120,6 +123,14 @@ NEGATIVES = [
     "auth_method: oauth", "token_type=bearer", "spin=3", "See section 4: Security.",
     "https://hooks.slack.com/ docs", "sq0 and hvs. and PMAK- alone", "dear reader: hello",
 ]  # fmt: skip
+
+
+def example_of(detector: Detector, seed: int = 0) -> tuple[str, str]:
+    """(text, secret) of a catalogue entry's example, its random runs drawn with `seed`."""
+    rng = random.Random(f"{detector.name}:{seed}")
+    return expand_example(
+        detector.example, lambda alphabet, n: "".join(rng.choice(alphabet) for _ in range(n))
+    )
 
 
 def container_ids(obj: Any) -> set[int]:

@@ -141,3 +141,66 @@ def test_anchored_trigger_finds_any_literal_anywhere(
         lit = data.draw(st.sampled_from([lit, lit.upper(), lit.swapcase()]))
     trigger = build_trigger(literals)
     assert trigger.search((before + lit + after)[::-1]) is not None
+
+
+PW = "Zq9" + "vT4wYc7Nb"  # matches no vendor format: only the syntax around it can hide it
+SYNTAXES = [
+    f'bitbucket_TOKEN ?= "{PW}"',
+    f'SNYK_TOKEN ::= "{PW}"',
+    f'SNYK_TOKEN :::= "{PW}"',
+    f'$flyToken .= "{PW}"',
+    f'var atlassianToken string = "{PW}"',
+    f'System.setProperty("GRAFANA_TOKEN", "{PW}")',
+    f'utils.GetEnvOrDefault("api_token", "{PW}")',
+    f'std::string secret("{PW}");',
+    f"password - '{PW}'",
+    f'payload {{\\"pass\\": \\"{PW}',
+    f'if (db_pass != "{PW}")',
+    f"curl -u elastic:{PW} https://localhost:9200",
+    f"curl -s --user 'api:{PW}' https://api.example.com",
+    f"export BUNDLE_GEMS__EXAMPLE__COM=user:{PW}",
+    f"<password>{PW}</password>",
+    f"<apiToken>\n    {PW}\n</apiToken>",
+    f"<password><![CDATA[{PW}]]></password>",
+    f'<add key="ClearTextPassword" value="{PW}" />',
+    f"- name: API_TOKEN\n  value: {PW}",
+    f"Set-Thing -ClientSecret '{PW}'",
+    f"--softlayer-api-key {PW}",
+    f"docker login -u ci -p {PW} registry.example.com",
+    f"kind: Secret\ndata:\n  # base64\n  key: {PW}==\n",
+    f"machine api.example.com login me password {PW}",
+    f"HEROKU_KEY = {PW}",
+    f"cloudant_pw='{PW}'",
+    f"2fa_secret: {PW}",
+    f"SONAR_LOGIN := {PW}12345678",
+    f"cloudflare: {PW}12345678",
+    f'"artifactory", "{PW}12345678"',
+]
+
+
+@pytest.mark.parametrize("text", SYNTAXES)
+def test_credential_syntaxes_are_masked(text: str) -> None:
+    """Assignments, calls, XML, flags, curl, netrc, Kubernetes, weak keys: the value is gone."""
+    out = Redactor().redact_text(text)
+    assert PW not in out and MASK in out, out
+
+
+READABLE = [
+    "password_min_length=12",
+    "session_timeout=30",
+    "token_count: 8192",
+    "JsonWebTokenError: jwt malformed",
+    "machine learning password reset flow",
+    "user_login=alice",
+    "last_login: 2026-11-23",
+    "sort_key=created_at",
+    "cloudflare: production",
+    "ssh -p 2222 host",
+    "curl -u alice https://example.com",
+]
+
+
+@pytest.mark.parametrize("text", READABLE)
+def test_descriptions_of_secrets_stay_readable(text: str) -> None:
+    """Qualified keys, weak keys with plain values, prose and non-credential flags are kept."""
+    assert Redactor().redact_text(text) == text

@@ -292,7 +292,7 @@ class ChainChecker:
             prev_seq, prev_link = seq, link
             if anchors and seq in anchors:
                 self._anchor(name, lineno, seq, link)
-            if watch and b'"purge"' in payload:
+            if watch and (b'"purge"' in payload or b'"redact"' in payload):  # may authorise
                 self._purge(seq, payload)
         self._prev_seq, self._prev_link = prev_seq, prev_link
         self.report.records += records
@@ -463,7 +463,7 @@ class ChainChecker:
             record = json.loads(payload)
         except ValueError:
             return
-        if isinstance(record, dict) and record.get("event") == "purge":
+        if isinstance(record, dict) and record.get("event") in ("purge", "redact"):
             tomb, resealed = SeqRanges(record.get("tombstoned")), SeqRanges(record.get("resealed"))
             if tomb or resealed:
                 self._auths.append((seq, tomb, resealed))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Final, Optional
 
 from dihya_logging._logset import LogSet, open_private
-from dihya_logging._schema import EVENT_EXPORT, EVENT_GENERATION, EVENT_PURGE
+from dihya_logging._schema import EVENT_EXPORT, EVENT_GENERATION, EVENT_PURGE, EVENT_REDACT
 from dihya_logging.cli._console import Progress, RecordTable, Stats, clean
 from dihya_logging.store._backend import (
     LogStore,
@@ -29,7 +29,7 @@ from dihya_logging.store._formats import dump_record
 
 __all__ = ["COMMANDS", "EVENTS", "EXIT_DAMAGED", "TERMINAL_LIMIT", "CliError", "UsageError"]
 
-EVENTS: Final = (EVENT_GENERATION, EVENT_EXPORT, EVENT_PURGE)
+EVENTS: Final = (EVENT_GENERATION, EVENT_EXPORT, EVENT_PURGE, EVENT_REDACT)
 """The event kinds ``--event`` accepts (anything else is a usage error)."""
 TERMINAL_LIMIT: Final = 100
 """``query`` on a terminal without ``--limit`` shows the newest this many (a pipe gets all)."""
@@ -451,6 +451,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_redact(args: argparse.Namespace) -> int:
+    """Rewrite every file of the log with the current redaction rules (``--dry-run``: count)."""
+    from dihya_logging.store._filestore import FileStore
+    from dihya_logging.store._redact import redact_store
+
+    if is_database_location(args.location):
+        raise UsageError("redact works on a log file set, not on a database")
+    with Progress("redacting", sys.stderr) as progress:
+        store = _store(args, progress if progress.enabled else None)
+        assert isinstance(store, FileStore)
+        count = redact_store(store, dry_run=args.dry_run, actor=args.actor)
+    verb = "would mask" if args.dry_run else "masked"
+    sys.stdout.write(f"{verb} {count} values\n")
+    return 0
+
+
 COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "tail": cmd_tail,
     "query": cmd_query,
@@ -460,4 +476,5 @@ COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "stats": cmd_stats,
     "report": cmd_report,
     "migrate": cmd_migrate,
+    "redact": cmd_redact,
 }

@@ -188,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
 
+    redact = sub.add_parser(
+        "redact", parents=[common, actor], help="re-redact every file with the current rules"
+    )
+    redact.add_argument("--dry-run", action="store_true", help="only count what would be masked")
+
     migrate = sub.add_parser(
         "migrate", parents=[common], help="copy a file log set into PostgreSQL (idempotent)"
     )

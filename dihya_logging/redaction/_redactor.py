@@ -14,6 +14,7 @@ import functools
 import hashlib
 import re
 import sys
+from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time
 from enum import Enum
@@ -24,6 +25,8 @@ from typing import Any, Optional, Union
 from dihya_logging.redaction._detectors import (
     DEFAULT_PATTERNS,
     DEFAULT_SENSITIVE_KEYS,
+    SENSITIVE,
+    VENDOR_KEYS,
     Detector,
     KeyClassifier,
 )
@@ -107,11 +110,11 @@ class Redactor:
             else:
                 raise TypeError(f"a pattern must be a str, a str re.Pattern or a Detector: {p!r}")
         self._mask, self._max_depth, self._cache_size = mask, max_depth, cache_size
-        self._classifier = KeyClassifier(keys)
+        self._classifier = KeyClassifier(keys, VENDOR_KEYS)
         self._kcache: dict[Any, str] = {}  # clean key -> output key
         self._scache: dict[Any, str] = {}  # sensitive key -> output key
-        self._names: dict[str, bool] = {}  # key text -> sensitive?
-        self._text = TextScrubber(detectors, plain, mask, self.is_sensitive_key, cache_size)
+        self._names: dict[str, int] = {}  # key text -> strength (see KeyClassifier.strength)
+        self._text = TextScrubber(detectors, plain, mask, self.key_strength, cache_size)
         self._walk, self._pairs, self._seq = _walkers(self)
 
     @property
@@ -121,10 +124,15 @@ class Redactor:
 
     def is_sensitive_key(self, key: object) -> bool:
         """True when values under `key` are masked (decisions are cached, bounded)."""
+        return self.key_strength(key) == SENSITIVE
+
+    def key_strength(self, key: object) -> int:
+        """0 readable, 1 weak (in text, masked when the value looks like a credential: a
+        vendor's name, ``*_login``), 2 sensitive; decisions are cached, bounded."""
         name = key if isinstance(key, str) and type(key) is str else _text_of(key)
         hit = self._names.get(name)
         if hit is None:
-            hit = self._classifier.is_sensitive(name)
+            hit = self._classifier.strength(name)
             if len(name) <= 256:
                 if len(self._names) >= self._cache_size:
                     self._names.clear()
@@ -197,27 +205,41 @@ class Redactor:
                 except RecursionError:
                     return "<unredactable: call stack exhausted>"
             if fresh and not self._text.vet(fresh):
-                return self._fixup(out)
+                scrub, left = self._text.scrub, 0
+                changed: dict[str, str] = {}
+                for text in fresh:  # only strings not known clean can change; every place
+                    new = changed.get(text) or scrub(text)  # one is used was added to `fresh`
+                    if new is not text:
+                        changed[text] = new
+                        left += 1
+                return self._fixup(out, changed, left) if changed else out
             return out
         except Exception as exc:  # hostile object (a key whose __eq__ raises), stack exhausted
             return f"<unredactable: {type(exc).__name__}>"
 
-    def _fixup(self, out: Any) -> Any:
-        """Scrub, in place, the strings of a copy built by `_walk` (a tree of dicts/lists)."""
-        scrub, mask = self._text.scrub, self._mask
+    def _fixup(self, out: Any, changed: dict[str, str], left: int) -> Any:
+        """Replace, in place, the `changed` strings of a copy built by `_walk` (dicts/lists);
+        `left` places hold one, so the walk stops at the last (breadth first: a changed error
+        text at the top is found without visiting the nested metadata)."""
         if type(out) is str:
-            return scrub(out)
-        stack = [out]
-        while stack:
-            node = stack.pop()
+            return changed.get(out, out)
+        get, mask = changed.get, self._mask
+        queue = deque([out])
+        while queue:
+            node = queue.popleft()
             pairs = node.items() if type(node) is dict else enumerate(node)
             for k, v in list(pairs):
                 t = type(v)
                 if t is str:
                     if v is not mask:
-                        node[k] = scrub(v)
+                        new = get(v)
+                        if new is not None:
+                            node[k] = new
+                            left -= 1
+                            if not left:
+                                return out
                 elif t is dict or t is list:
-                    stack.append(v)
+                    queue.append(v)
         return out
 
     def _enter(self, owner: object, depth: int, track: _Track) -> str | None:

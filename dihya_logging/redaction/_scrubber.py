@@ -25,26 +25,72 @@ _RARITY = (
     "KQY!#$%&+<>@[\\]^`{|}~WZ?DUXP\"'*HBLFOMSJV;w7R()GITC9,=AN:"
     "z56E8_qxj4hyk0-3bfvgm2l1u.pd ica/otnsre"
 )
-_SEPARATORS = (">=", "=:", ":", "=", "D3%", "d3%", "A3%", "a3%")
-"""Reversed forms of ``=>``, ``:=``, ``:``, ``=`` and URL-encoded ``%3D``/``%3A`` (query strings
-nested in an encoded URL: ``next=https%3A%2F%2Fx%3Fpassword%3Dhunter2``)."""
-_KV_TAIL = (  # the identifier (reversed), its start a boundary or a %XX escape (`%26token%3D`)
-    r"\s{0,3}(?:[\"']\\?)?([A-Za-z0-9_.-]*[A-Za-z_])(?:(?![A-Za-z0-9_.])|(?=[0-9A-Fa-f]{2}%))"
+_ASSIGN, _CALL, _PAIR, _XML, _DASH = range(5)
+_SEPARATORS = (
+    (":::=", _ASSIGN), ("::=", _ASSIGN), ("===", _ASSIGN), ("!==", _ASSIGN), ("=>", _ASSIGN),
+    (":=", _ASSIGN), ("?=", _ASSIGN), ("+=", _ASSIGN), (".=", _ASSIGN), ("==", _ASSIGN),
+    ("!=", _ASSIGN), ("->", _ASSIGN), (":", _ASSIGN), ("=", _ASSIGN), ("%3D", _ASSIGN),
+    ("%3d", _ASSIGN), ("%3A", _ASSIGN), ("%3a", _ASSIGN), ('("', _CALL), ("('", _CALL),
+    ('",', _PAIR), ("',", _PAIR), (">", _XML), (" - ", _DASH),
+)  # fmt: skip
+"""Separators between a key and its value, longest first, each with the syntax it starts:
+assignments in every language (``=``, ``:``, ``=>``, ``:=``, Makefile ``?=``/``::=``/``:::=``,
+PHP ``.=``, comparisons, URL-encoded ``%3D``/``%3A`` of query strings nested in an encoded URL),
+a call ``secret("value")``, an argument pair ``setProperty("KEY", "value")``, an XML element
+``<password>value</password>``, and ``name - 'value'``."""
+_IDENT = r"((?=[0-9.-]*[A-Za-z_])[A-Za-z0-9_.-]+)"  # reversed; may start with a digit (2fa_secret)
+_BOUNDARY = (
+    r"(?:(?![A-Za-z0-9_.])|(?=[0-9A-Fa-f]{2}%))"  # a boundary or a %XX escape (`%26token%3D`)
 )
-_KV_REV = re.compile("|".join(re.escape(sep) + _KV_TAIL for sep in _SEPARATORS), re.ASCII)
+_TAILS = {
+    _ASSIGN: r"[ \t]{0,40}(?:(?:gnirts|gnirtS|rts)[ \t]+)?(?:[\"'`]\\?)?" + _IDENT + _BOUNDARY,
+    _CALL: r"[ \t]{0,3}" + _IDENT + _BOUNDARY,
+    _PAIR: r"\\?" + _IDENT + r"[\"']",
+    _XML: r"(?:[^<>\r\n]{0,200}[ \t])?([A-Za-z0-9_.:-]*[A-Za-z_])<",
+    _DASH: r"[\"']?" + _IDENT + _BOUNDARY,
+}
+"""What comes before each kind of separator, READ BACKWARDS: the identifier (its group), for
+assignments maybe quoted or followed by a Go type (``var token string = …``)."""
 _QUOTED = (  # up to 16 spaces/newlines before the value: YAML-style `password:\n    value`
-    r"\s{0,16}(?:\\\"((?:[^\"\\\r\n]|\\[^\"\r\n])*)\\\""  # \"escaped\" inside a JSON string
-    r"|\"((?:[^\"\\\r\n]|\\.)*)\"|'((?:[^'\\\r\n]|\\.)*)'"
+    r"\s{0,16}(?:\\\"((?:[^\"\\\r\n]|\\[^\"\r\n])*)(?:\\\"|(?=[\r\n]|\Z))"  # \"escaped\" in JSON
+    r"|\"((?:[^\"\\\r\n]|\\.)*)(?:\"|(?=[\r\n]|\Z))|'((?:[^'\\\r\n]|\\.)*)(?:'|(?=[\r\n]|\Z))"
+    r"|`([^`\r\n]*)`"
 )
 _SCHEME = (
     r"(?:(?i:bearer|basic|token|bot|digest|negotiate|ntlm|hoba|mutual|apikey|api-key|sso-key"
-    r"|ssws|splunk|key|aws4-hmac-sha256)[ \t]+)?"
+    r"|ssws|splunk|key|aws4-hmac-sha256|flyv1)[ \t]+)?"
 )
-_VALUE = re.compile(_QUOTED + r"|" + _SCHEME + r"[\"'(<{]?([^\s\"'\\&,;<>(){}\]]+))", re.ASCII)
+_VALUE = re.compile(_QUOTED + r"|" + _SCHEME + r"[\"'(<{]?([^\s\"'`\\&,;<>(){}\]]+))", re.ASCII)
 """The value after a separator: escaped-quoted, quoted, or one unquoted word (maybe opened by a
 bracket) after an optional HTTP auth scheme (``Authorization: Bearer x`` keeps ``Bearer``)."""
 _HEADER_VALUE = re.compile(_QUOTED + r"|" + _SCHEME + r"[\"']?([^\r\n\"'\\&,;]+))", re.ASCII)
 """For ``auth*``/``cookie`` keys: the rest of the header value, whatever scheme it uses."""
+_QUOTED_VALUE = re.compile(
+    r"[ \t]{0,3}(?:\\?\"((?:[^\"\\\r\n]|\\[^\"\r\n])*)\\?\"|'((?:[^'\\\r\n]|\\.)*)')", re.ASCII
+)
+"""The value of a call, an argument pair or ``name - 'value'``: quoted, else not a value."""
+_XML_VALUE = re.compile(
+    r"\s*(?:<!\[CDATA\[((?:(?!\]\]>).)*)\]\]>|([^<\s](?:[^<]*[^<\s])?))\s*<", re.ASCII | re.DOTALL
+)
+"""An XML element's text, or its ``<![CDATA[…]]>`` content."""
+_NAMED = re.compile(r"(?:key|name|id)\s*[=:]\s*[\"']?([A-Za-z0-9_.-]+)[\"']?[\s,;-]*\Z")
+"""``<add key="Password" value="…"/>``, ``- name: API_TOKEN\n  value: …``: the key is a name."""
+_CRED_SHAPE = re.compile(r"(?=[^0-9]*[0-9])(?=[^A-Za-z]*[A-Za-z])[A-Za-z0-9+/=_.|~-]{16,}\Z")
+"""A value that looks like a credential: 16+ token characters with letters and digits."""
+_FLAG = re.compile(r"(?:^|(?<=[\s\"'(]))--?([A-Za-z][A-Za-z0-9_-]*)[ \t]+", re.ASCII)
+_FLAG_VALUE = re.compile(r"(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s\"'])+")
+_LOGIN_COMMAND = re.compile(r"\b(?:login|mysql|mysqldump|mysqladmin)\b")
+_NETRC = re.compile(
+    r"\b(?:machine[ \t]+\S+|default)(?:[ \t]+(?:login|account|port|protocol)[ \t]+\S+)+"
+    r"[ \t]+(?:password|passwd)[ \t]+([^\s\"']\S*)",
+    re.ASCII,
+)
+"""A ``.netrc`` entry's secret (``machine h login u password p``): words, no separator."""
+_KUBE_SECRET = re.compile(r"(?i:\bkind:[ \t]*[\"']?secret\b)")
+_KUBE_DATA = re.compile(
+    r"(?m)^([ \t]*)(?:data|stringData):[ \t]*\r?\n((?:(?:\1[ \t]+[^\r\n]*|[ \t]*)(?:\r?\n|\Z))+)"
+)
+_KUBE_LINE = re.compile(r"([ \t]*[^\s:#][^:\r\n]*:[ \t]*)(.*)")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _MEMO_CHARS = 1 << 20
 
@@ -55,8 +101,32 @@ def _anchor(text: str, ci: bool) -> int:
     return min(ranks)[1]
 
 
-def build_trigger(literals: Iterable[tuple[str, bool]]) -> re.Pattern[str]:
-    """One regex over REVERSED text: any literal, or a separator preceded by an identifier.
+def _split_anchor(anchor: str) -> tuple[str, str]:
+    """(first literal character, rest) of a detector's reversed anchor regex."""
+    if anchor.startswith("\\"):
+        return anchor[1], anchor[2:]
+    return anchor[0], anchor[1:]
+
+
+def _anchored(text: str, ci: bool) -> tuple[int, list[tuple[str, str]]]:
+    """(anchor index, [(anchor character, regex of the rest)]) of reversed `text`: the rarest
+    character first, what precedes it as a fixed-width lookbehind, what follows it after."""
+    i = _anchor(text, ci)
+    body = (f"(?<={re.escape(text[: i + 1])})" if i else "") + re.escape(text[i + 1 :])
+    body = f"(?i:{body})" if ci else body
+    return i, [(a, body) for a in ({text[i].lower(), text[i].upper()} if ci else {text[i]})]
+
+
+def _join(by_anchor: dict[str, list[str]]) -> str:
+    """One alternation per anchor character, the commonest first."""
+    order = sorted(by_anchor, key=lambda a: -_RARITY.find(a))
+    return "|".join(re.escape(a) + "(?:" + "|".join(by_anchor[a]) + ")" for a in order)
+
+
+def build_trigger(
+    literals: Iterable[tuple[str, bool]], anchors: Iterable[str] = ()
+) -> re.Pattern[str]:
+    """One regex over REVERSED text: any literal or anchor, or a separator after an identifier.
 
     Every alternative starts with one literal character (the literal's rarest, the rest checked
     by a fixed-width lookbehind), so `re` can skip to candidate characters; the commonest anchors
@@ -64,23 +134,45 @@ def build_trigger(literals: Iterable[tuple[str, bool]]) -> re.Pattern[str]:
     """
     by_anchor: dict[str, list[str]] = {}
     for lit, ci in literals:
-        rev = lit[::-1]
-        i = _anchor(rev, ci)
-        body = (f"(?<={re.escape(rev[: i + 1])})" if i else "") + re.escape(rev[i + 1 :])
-        body = f"(?i:{body})" if ci else body
-        for a in {rev[i].lower(), rev[i].upper()} if ci else {rev[i]}:
+        for a, body in _anchored(lit[::-1], ci)[1]:
             by_anchor.setdefault(a, []).append(body)
-    for sep in _SEPARATORS:  # anchored on their rarest character too (`%`, not `a` of `a3%`)
-        i = _anchor(sep, False)
-        body = (f"(?<={re.escape(sep[: i + 1])})" if i else "") + re.escape(sep[i + 1 :])
-        by_anchor.setdefault(sep[i], []).append(body + _KV_TAIL)
+    for anchor in anchors:
+        first, rest = _split_anchor(anchor)
+        by_anchor.setdefault(first, []).append(rest)
+    for sep, kind in _SEPARATORS:  # anchored on their rarest character
+        for a, body in _anchored(sep[::-1], False)[1]:  # too (`%`, not `a` of `a3%`)
+            by_anchor.setdefault(a, []).append(body + _TAILS[kind])
+    return re.compile(_join(by_anchor), re.ASCII)
+
+
+def build_pairs() -> tuple[re.Pattern[str], tuple[tuple[int, int], ...]]:
+    """The separators of `build_trigger` alone, and for each identifier group (by index) the
+    separator's kind and how far into the reversed separator the match starts (its anchor)."""
+    by_anchor: dict[str, list[str]] = {}
+    tagged: dict[str, list[tuple[int, int]]] = {}
+    for sep, kind in _SEPARATORS:
+        offset, anchored = _anchored(sep[::-1], False)
+        for a, body in anchored:
+            by_anchor.setdefault(a, []).append(body + _TAILS[kind])
+            tagged.setdefault(a, []).append((kind, offset))
     order = sorted(by_anchor, key=lambda a: -_RARITY.find(a))
-    alternatives = (re.escape(a) + "(?:" + "|".join(by_anchor[a]) + ")" for a in order)
-    return re.compile("|".join(alternatives), re.ASCII)
+    groups = ((0, 0), *(tag for a in order for tag in tagged[a]))
+    return re.compile(_join(by_anchor), re.ASCII), groups
 
 
-def replacer(group: int | str, mask: str) -> Replacer:
-    """A `re.sub` callback masking `group` (0: the whole match), leaving masked text alone."""
+_KV_REV, _KV_GROUPS = build_pairs()
+
+
+_GLUED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+")
+_ESCAPES = frozenset(("\\n", "\\r", "\\t"))  # a literal backslash escape before a token
+
+
+def replacer(group: int | str, mask: str, *, bounded: bool = False) -> Replacer:
+    """A `re.sub` callback masking `group` (0: the whole match), leaving masked text alone.
+
+    `bounded`: a match glued to a letter, digit or ``+`` before it (inside a word, a path
+    segment, a base64 blob) is left alone, unless that letter ends a literal ``\\n``.
+    """
 
     def replace(m: re.Match[str]) -> str:
         whole = m.group(0)
@@ -88,21 +180,81 @@ def replacer(group: int | str, mask: str) -> Replacer:
         if a < 0 or m.string.startswith(mask, a):
             return whole
         start = m.start()
+        before = m.string[max(0, start - 2) : start]
+        if bounded and before[-1:] in _GLUED and before not in _ESCAPES:
+            return whole
         return whole[: a - start] + mask + whole[b - start :]
 
     return replace
 
 
+def _may_meet(a: str, i: int, b: str, j: int, ci: bool) -> bool:
+    """Whether reversed literals `a` and `b`, anchored at `i` and `j` on the same character,
+    agree wherever they overlap (so both may match at one place)."""
+    shift = j - i
+    for p, ch in enumerate(a):
+        q = p + shift
+        if 0 <= q < len(b) and (ch.lower() != b[q].lower() if ci else ch != b[q]):
+            return False
+    return True
+
+
+def literal_finder(detectors: Sequence[Detector]) -> tuple[re.Pattern[str], list[frozenset[int]]]:
+    """One regex over REVERSED text finding every detector literal, anchored like
+    `build_trigger`, each literal its own group; for each group, the detectors to run when it
+    matches: its own, and those of the literals that may match at the same place (only one
+    alternative is reported there)."""
+    by_anchor: dict[str, list[tuple[str, int, str, int, bool]]] = {}
+    for i, d in enumerate(detectors):
+        for lit in d.literals:
+            rev = lit[::-1]
+            k, anchored = _anchored(rev, d.ignore_case)
+            for a, body in anchored:
+                by_anchor.setdefault(a, []).append((body, i, rev, k, d.ignore_case))
+    order = sorted(by_anchor, key=lambda a: -_RARITY.find(a))
+    pattern = "|".join(
+        re.escape(a) + "(?:" + "|".join(f"({e[0]})" for e in by_anchor[a]) + ")" for a in order
+    )
+    related: list[frozenset[int]] = [frozenset()]
+    for a in order:
+        bucket = by_anchor[a]
+        for _, _own, rev, k, ci in bucket:
+            related.append(
+                frozenset(
+                    j for _, j, rev2, k2, ci2 in bucket if _may_meet(rev, k, rev2, k2, ci or ci2)
+                )
+            )
+    return re.compile(pattern or "(?!)", re.ASCII), related
+
+
+def _named_key(before: str) -> str | None:
+    """The name a ``value``/``val`` attribute belongs to (``key="Password" value=…``), if any."""
+    m = _NAMED.search(before[-160:])
+    return m.group(1) if m is not None else None
+
+
+def _may_hold_flags(text: str) -> bool:
+    """Cheap necessary condition for a command-line flag (``--password x``, ``-u user:pw``) or
+    a ``.netrc`` entry (``machine h login u password p``)."""
+    return text[:1] == "-" or " -" in text or "\t-" in text or "machine " in text
+
+
+def _may_be_kube_secret(text: str) -> bool:
+    """Cheap check for a Kubernetes Secret manifest (its ``data:`` values are credentials)."""
+    return "data:" in text and _KUBE_SECRET.search(text) is not None
+
+
 class TextScrubber:
     """Masks secrets inside strings: `Detector` patterns, plain regexes, sensitive ``key=value``.
 
-    `is_sensitive_key` judges the identifier before a separator (the same rule as dict keys).
+    `key_strength` judges the identifier before a separator (the same rule as dict keys:
+    0 readable, 1 weak, i.e. masked only when the value looks like a credential, 2 sensitive).
     `memo` holds strings known clean (bounded); the structure walker reads it directly.
     """
 
     __slots__ = (
-        "_detectors", "_is_sensitive", "_mask", "_memo_chars", "_plain", "_search", "_size",
-        "_trigger", "memo",
+        "_always", "_detectors", "_find", "_key_strength", "_mask", "_memo_chars",
+        "_plain", "_related", "_search", "_size", "_trigger", "memo",
     )  # fmt: skip
 
     def __init__(
@@ -110,21 +262,27 @@ class TextScrubber:
         detectors: Sequence[Detector],
         plain: Sequence[re.Pattern[str]],
         mask: str,
-        is_sensitive_key: Callable[[str], bool],
+        key_strength: Callable[[str], int],
         cache_size: int,
     ) -> None:
-        self._mask, self._is_sensitive, self._size = mask, is_sensitive_key, cache_size
+        self._mask, self._key_strength, self._size = mask, key_strength, cache_size
         self._detectors = [
             (d.compile(), tuple(x.lower() for x in d.literals) if d.ignore_case else d.literals,
-             d.ignore_case, replacer(d.group, mask))
+             d.ignore_case, replacer(d.group, mask, bounded=d.bounded))
             for d in detectors
         ]  # fmt: skip
+        finder, self._related = literal_finder(detectors)
+        self._find = finder.search
+        self._always = frozenset(i for i, d in enumerate(detectors) if not d.literals)
         self._plain = [
             (rx, replacer("secret" if "secret" in rx.groupindex else 0, mask)) for rx in plain
         ]
-        if any(not d.literals for d in detectors):
+        if any(not d.literals and not d.anchor for d in detectors):
             self._plain.append((re.compile("(?!)"), replacer(0, mask)))  # forces per-string scrub
-        self._trigger = build_trigger((x, d.ignore_case) for d in detectors for x in d.literals)
+        self._trigger = build_trigger(  # an anchor stands in for its detector's literals
+            ((x, d.ignore_case) for d in detectors if not d.anchor for x in d.literals),
+            (d.anchor for d in detectors if d.anchor),
+        )
         self._search = self._trigger.search
         self.memo: set[str] = set()
         self._memo_chars = 0
@@ -152,11 +310,16 @@ class TextScrubber:
         self._memo_chars += chars
 
     def dirty(self, text: str) -> bool:
-        """Necessary condition for any change: a literal, a sensitive ``key=``, a surrogate."""
+        """Necessary condition for any change: a literal, a sensitive ``key=``, a flag, a
+        Kubernetes Secret, a surrogate."""
         if self._plain:
             return True
         m = self._search(text[::-1])
         if m is not None and self._trips(m):
+            return True
+        if _may_hold_flags(text) and self._flag_spans(text, first=True):
+            return True
+        if _may_be_kube_secret(text):
             return True
         return not text.isascii() and _SURROGATE.search(text) is not None
 
@@ -166,12 +329,7 @@ class TextScrubber:
         `dirty` on the batch joined by newlines, then `remember`, in one call (the hot path).
         """
         text = texts[0] if len(texts) == 1 else "\n".join(texts)
-        if self._plain:
-            return False
-        m = self._search(text[::-1])
-        if m is not None and self._trips(m):
-            return False
-        if not text.isascii() and _SURROGATE.search(text) is not None:
+        if self.dirty(text):
             return False
         memo, chars = self.memo, len(text)
         if chars <= 8192 and self._memo_chars + chars <= _MEMO_CHARS and len(memo) <= self._size:
@@ -181,12 +339,22 @@ class TextScrubber:
             self.remember(texts, chars)
         return True
 
+    def _ident_strength(self, rev: str, m: re.Match[str], g: int) -> int:
+        """How sensitive the identifier of group `g` of a reversed-text match is."""
+        ident = m.group(g)[::-1]
+        strength = self._key_strength(ident)
+        if not strength and len(ident) <= 5 and ident.lower() in ("value", "val"):
+            name = _named_key(rev[m.end(g) : m.end(g) + 160][::-1])
+            if name is not None:
+                strength = self._key_strength(name)
+        return strength
+
     def _trips(self, m: re.Match[str] | None) -> bool:
         """Whether a trigger match `m` (or a later one) over reversed text is a real candidate."""
         search, rev = self._search, m.string if m is not None else ""
         while m is not None:
             g = m.lastindex
-            if g is None or self._is_sensitive(m.group(g)[::-1]):
+            if g is None or self._ident_strength(rev, m, g):
                 return True
             m = search(rev, m.start() + 1)  # +1: a literal may hide inside a clean identifier
         return False
@@ -194,43 +362,27 @@ class TextScrubber:
     def _scrub(self, text: str) -> str:
         if not text.isascii():
             text = _SURROGATE.sub("\ufffd", text)  # orjson refuses lone surrogates
-        low = ""
-        for rx, lits, ci, replace in self._detectors:
-            if lits:
-                if ci and not low:
-                    low = text.lower()
-                hay = low if ci else text
-                for lit in lits:
-                    if lit in hay:
-                        break
-                else:
-                    continue
-            new = rx.sub(replace, text)
-            if new != text:
-                text, low = new, ""
+        run, related, find = set(self._always), self._related, self._find
+        rev = text[::-1]
+        m = find(rev)
+        while m is not None:  # every place a literal is: the detectors it names
+            run |= related[m.lastindex or 0]
+            m = find(rev, m.start() + 1)
+        detectors = self._detectors
+        for i in sorted(run):  # the catalogue's order
+            rx, _, _, replace = detectors[i]
+            text = rx.sub(replace, text)
+        if _may_be_kube_secret(text):
+            text = self._scrub_kube(text)
         text = self._scrub_pairs(text)
+        if _may_hold_flags(text):
+            text = self._masked(text, self._flag_spans(text))
         for rx, replace in self._plain:
             text = rx.sub(replace, text)
         return text
 
-    def _scrub_pairs(self, text: str) -> str:
-        """Mask the value after every ``sensitive_key=`` / ``"key": "value"`` pair."""
-        if ":" not in text and "=" not in text and "%3" not in text:
-            return text
-        rev, n, mask = text[::-1], len(text), self._mask
-        spans: list[tuple[int, int]] = []
-        m = _KV_REV.search(rev)
-        while m is not None:
-            ident = m.group(m.lastindex or 0)[::-1]
-            if self._is_sensitive(ident):
-                lower = ident.lower()
-                rx = _HEADER_VALUE if "auth" in lower or "cookie" in lower else _VALUE
-                v = rx.match(text, n - m.start())
-                if v is not None:
-                    a, b = v.span(v.lastindex or 0)
-                    if not text.startswith(mask, a):
-                        spans.append((a, b))
-            m = _KV_REV.search(rev, m.start() + 1)
+    def _masked(self, text: str, spans: list[tuple[int, int]]) -> str:
+        """`text` with each span replaced by the mask (overlapping spans merged)."""
         if not spans:
             return text
         parts: list[str] = []
@@ -239,7 +391,98 @@ class TextScrubber:
             if a < last:  # inside the previous value, already masked
                 last = max(last, b)
                 continue
-            parts += (text[last:a], mask)
+            parts += (text[last:a], self._mask)
             last = b
         parts.append(text[last:])
         return "".join(parts)
+
+    def _value_span(
+        self, text: str, kind: int, ident: str, start: int, strength: int
+    ) -> tuple[int, int] | None:
+        """The span of the value that starts at `start` after a key of `kind`, or None."""
+        if kind == _ASSIGN:
+            lower = ident.lower()
+            rx = _HEADER_VALUE if "auth" in lower or "cookie" in lower else _VALUE
+            v = rx.match(text, start)
+        elif kind == _XML:
+            v = _XML_VALUE.match(text, start)
+        else:
+            v = _QUOTED_VALUE.match(text, start)
+        if v is None:
+            return None
+        a, b = v.span(v.lastindex or 0)
+        if a == b or text.startswith(self._mask, a):
+            return None
+        if strength < 2 and _CRED_SHAPE.match(text[a:b]) is None:
+            return None
+        return a, b
+
+    def _scrub_pairs(self, text: str) -> str:
+        """Mask the value after every sensitive key: ``key=value``, ``"key": "value"``, calls,
+        argument pairs, XML elements and attributes."""
+        rev, n = text[::-1], len(text)
+        spans: list[tuple[int, int]] = []
+        m = _KV_REV.search(rev)
+        while m is not None:
+            g = m.lastindex or 0
+            strength = self._ident_strength(rev, m, g)
+            if strength:  # one value per key: its other separators (`:` of `:=`) are not keys
+                kind, offset = _KV_GROUPS[g]
+                start = n - m.start() + offset - (kind == _CALL)  # a call's: at its quote
+                span = self._value_span(text, kind, m.group(g)[::-1], start, strength)
+                if span is not None:
+                    spans.append(span)
+                m = _KV_REV.search(rev, m.end(g))
+                continue
+            m = _KV_REV.search(rev, m.start() + 1)
+        return self._masked(text, spans)
+
+    def _flag_spans(self, text: str, *, first: bool = False) -> list[tuple[int, int]]:
+        """Spans of the values of sensitive command-line flags (with `first`, stop at one).
+
+        ``--password x``, ``-ClientSecret 'x'``, ``--softlayer-api-key x``, ``-u user:pw`` /
+        ``--user 'user:pw'`` (curl), ``-p x`` after ``login``/``mysql``; and the ``password``/
+        ``account`` of a ``.netrc`` entry.
+        """
+        spans: list[tuple[int, int]] = []
+        for m in _FLAG.finditer(text):
+            name = m.group(1)
+            v = _FLAG_VALUE.match(text, m.end())
+            if v is None or text.startswith(self._mask, v.start()):
+                continue
+            if name in ("u", "user"):
+                hit = ":" in v.group(0)
+            elif name == "p":
+                line_start = text.rfind("\n", 0, m.start()) + 1
+                hit = _LOGIN_COMMAND.search(text, line_start, m.start()) is not None
+            else:
+                strength = self._key_strength(name)
+                hit = strength == 2 or (strength == 1 and _CRED_SHAPE.match(v.group(0)) is not None)
+            if hit:
+                spans.append(v.span())
+                if first:
+                    return spans
+        if "machine " in text:
+            for m in _NETRC.finditer(text):
+                if not text.startswith(self._mask, m.start(1)):
+                    spans.append(m.span(1))
+        return spans
+
+    def _scrub_kube(self, text: str) -> str:
+        """Mask every value under ``data:``/``stringData:`` of a Kubernetes Secret manifest."""
+        mask = self._mask
+
+        def block(m: re.Match[str]) -> str:
+            lines = m.group(2).split("\n")
+            for i, line in enumerate(lines):
+                stripped = line.strip()
+                if not stripped or stripped.startswith("#") or stripped.startswith(mask):
+                    continue
+                kv = _KUBE_LINE.fullmatch(line.rstrip("\r"))
+                if kv is None:  # a continuation line of a block scalar: all of it is the value
+                    lines[i] = line[: len(line) - len(line.lstrip())] + mask
+                elif kv.group(2).strip() not in ("", "|", ">", "|-", ">-", "|+", ">+", mask):
+                    lines[i] = kv.group(1) + mask
+            return m.group(0)[: m.start(2) - m.start()] + "\n".join(lines)
+
+        return _KUBE_DATA.sub(block, text)

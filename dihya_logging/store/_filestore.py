@@ -178,47 +178,7 @@ class FileStore:
         policy = PurgePolicy(
             user_id=user_id, before=before, pseudonym=pseudonym, anonymize=anonymize
         )
-        rewritten: list[str] = []
-        deleted: list[str] = []
-        with self.logset.lock():  # bumps the generation on release: writers re-check the file
-            stale = self._remove_stale_temp_files()
-            unreadable = self.logset.foreign()[1]
-            if unreadable:
-                names = ", ".join(path.name for path in unreadable)
-                raise ValueError(
-                    f"refusing to purge: {names} (renamed and compressed by an external rotator) "
-                    "cannot be rewritten (only plain and .gz files can): decompress them, then "
-                    "purge again"
-                )
-            files = self.logset.files()
-            for path in files:  # refuse before changing anything
-                if not stat.S_ISREG(os.lstat(path).st_mode):
-                    raise OSError(errno.EINVAL, "not a regular file (refusing to purge)", str(path))
-            # every file is rewritten before any is replaced: a file that cannot be read (a
-            # damaged .gz) fails the purge with nothing changed, not half of the set purged
-            temps: list[tuple[Path, PurgeTemp]] = []
-            per_file: dict[str, int] = {}
-            try:
-                for path in files:
-                    done = policy.count
-                    temp = rewrite_file(path, self.logset, policy, self.stats)
-                    if policy.count > done:
-                        per_file[path.name] = policy.count - done
-                    if temp is not None:
-                        temps.append((path, temp))
-                for path, temp in temps:
-                    if temp.size == 0 and path != self.path:
-                        temp.discard()
-                        path.unlink()
-                        deleted.append(path.name)
-                    else:
-                        temp.commit(path)
-                        rewritten.append(path.name)
-            finally:  # what was not committed is removed (a no-op for committed files)
-                for _, temp in temps:
-                    temp.discard()
-            if rewritten or deleted or stale:
-                fsync_directory(self.logset.directory, best_effort=False)
+        rewritten, deleted, stale, per_file = self.rewrite(policy)
         details: dict[str, Any] = {
             "removed": policy.removed,
             "anonymized": policy.anonymized,
@@ -234,6 +194,67 @@ class FileStore:
         if policy.resealed:
             details["resealed"] = policy.resealed
         return PurgeOutcome(policy.count, details)
+
+    def rewrite(
+        self,
+        policy: PurgePolicy,
+        *,
+        dry_run: bool = False,
+        on_file: Optional[Callable[[Path], None]] = None,
+    ) -> tuple[list[str], list[str], list[Path], dict[str, int]]:
+        """Stream every file through `policy` under the log set's lock; (rewritten, deleted,
+        stale temporary files removed, records changed per file name). The machinery of `purge`
+        and of re-redaction.
+
+        Each changed file is rewritten to a private temporary file — all of them before any
+        is renamed over its original (a file that cannot be read, a damaged ``.gz``, fails the
+        whole run with nothing changed); a backup left empty is deleted. `dry_run` discards
+        every temporary file instead. `on_file(path)` is called before each file is read.
+        """
+        rewritten: list[str] = []
+        deleted: list[str] = []
+        with self.logset.lock(changes=not dry_run):  # bumps the generation: writers re-check
+            stale = [] if dry_run else self._remove_stale_temp_files()
+            unreadable = self.logset.foreign()[1]
+            if unreadable:
+                names = ", ".join(path.name for path in unreadable)
+                raise ValueError(
+                    f"refusing to rewrite: {names} (renamed and compressed by an external "
+                    "rotator) cannot be rewritten (only plain and .gz files can): decompress "
+                    "them, then try again"
+                )
+            files = self.logset.files()
+            for path in files:  # refuse before changing anything
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    raise OSError(
+                        errno.EINVAL, "not a regular file (refusing to rewrite)", str(path)
+                    )
+            temps: list[tuple[Path, PurgeTemp]] = []
+            per_file: dict[str, int] = {}
+            try:
+                for path in files:
+                    if on_file is not None:
+                        on_file(path)
+                    done = policy.count
+                    temp = rewrite_file(path, self.logset, policy, self.stats)
+                    if policy.count > done:
+                        per_file[path.name] = policy.count - done
+                    if temp is not None:
+                        temps.append((path, temp))
+                for path, temp in [] if dry_run else temps:
+                    if temp.size == 0 and path != self.path:
+                        temp.discard()
+                        path.unlink()
+                        deleted.append(path.name)
+                    else:
+                        temp.commit(path)
+                        rewritten.append(path.name)
+            finally:  # what was not committed is removed (a no-op for committed files)
+                for _, temp in temps:
+                    temp.discard()
+            if rewritten or deleted or stale:
+                fsync_directory(self.logset.directory, best_effort=False)
+        return rewritten, deleted, stale, per_file
 
     def cleanup(self) -> list[Path]:
         """Remove temporary files left by an interrupted purge or rewrite; return them."""
