@@ -28,7 +28,12 @@ from urllib.parse import unquote, urlsplit
 
 from dihya_logging._logset import LogSet, PathLike, fsync_directory, open_private
 from dihya_logging._schema import EVENT_EXPORT, DateLike
-from dihya_logging.exporters._registry import ExportContext, load_exporter, uri_scheme
+from dihya_logging.exporters._registry import (
+    ExportContext,
+    audited_destination,
+    load_exporter,
+    uri_scheme,
+)
 from dihya_logging.store._api import audit_actor, open_store, pseudonym_for
 from dihya_logging.store._backend import LogStore, RecordFilter, is_database_location
 from dihya_logging.store._formats import WRITERS, detect_format, write_csv
@@ -91,7 +96,9 @@ def export_store(
     store.check_audit()
     scheme = uri_scheme(destination)
     if scheme is not None and scheme != "file":
-        return _export_to_plugin(store, str(destination), scheme, flt, format, overwrite, actor)
+        return _export_to_plugin(
+            store, str(destination), scheme, flt, format, overwrite, actor, progress
+        )
     if scheme == "file":
         destination = unquote(urlsplit(str(destination)).path)
     target = Path(os.path.abspath(os.fspath(destination)))
@@ -256,6 +263,7 @@ def _export_to_plugin(
     format: str | None,
     overwrite: bool,
     actor: str | None,
+    progress: Optional[Progress] = None,
 ) -> int:
     """Stream to an installed exporter; audit success and failure alike (data may have left)."""
     exporter = load_exporter(scheme)
@@ -266,6 +274,7 @@ def _export_to_plugin(
         format=format,
         location=store.location,
         pseudonym=lambda user_id: pseudonym_for(store, user_id),
+        progress=progress,
     )
     sent = [0]
 
@@ -274,15 +283,15 @@ def _export_to_plugin(
             sent[0] += 1
             yield record
 
-    name = os.path.basename(urlsplit(destination).path.rstrip("/")) or scheme
+    name = audited_destination(exporter, destination)
     try:
         result = exporter.export(counted(), destination, context=context)
     except Exception as exc:
         error = f"{type(exc).__name__}"
-        _audit(store, actor, sent[0], flt, format, name, scheme, error=error)
+        _audit(store, actor, sent[0], flt, format, name, scheme, error, context.receipt)
         raise
     count = result if isinstance(result, int) and not isinstance(result, bool) else sent[0]
-    _audit(store, actor, count, flt, format, name, scheme)
+    _audit(store, actor, count, flt, format, name, scheme, receipt=context.receipt)
     return count
 
 
@@ -295,6 +304,7 @@ def _audit(
     destination: str,
     exporter: str | None,
     error: str | None = None,
+    receipt: dict[str, Any] | None = None,
 ) -> None:
     """Append the ``export`` audit event: who, how many, which filters, where — no data."""
     scope: dict[str, Any] = flt.describe()
@@ -319,4 +329,6 @@ def _audit(
         fields["exporter"] = exporter
     if error is not None:
         fields["error"] = error
+    if receipt:
+        fields["receipt"] = dict(receipt)
     store.append_audit(fields)
