@@ -37,6 +37,7 @@ __all__ = [
     "query_options",
     "utc_stamp",
     "with_retries",
+    "with_user_replaced",
 ]
 
 ENV_LEDGER: Final = "DIHYA_EXPORT_LEDGER"
@@ -117,17 +118,23 @@ def anonymized_record(record: dict[str, Any], pseudonym: Callable[[str], str]) -
     As ``purge --anonymize`` does: every mention of the user id, in any string of the record
     (paths such as ``user_1/app.py``), becomes the token.
     """
-    from dihya_logging.store._purge import scrub
-
-    new = dict(record)
     user = record.get("user_id")
-    if isinstance(user, str) and user:
-        token = pseudonym(user)
-        new = scrub(new, user, token, substrings=True)
-        new["user_id"] = token
+    new = with_user_replaced(record, pseudonym(user)) if isinstance(user, str) else dict(record)
     actor = new.get("actor")
     if isinstance(actor, str) and actor and "event" in new:
         new["actor"] = pseudonym(actor)
+    return new
+
+
+def with_user_replaced(record: dict[str, Any], token: str) -> dict[str, Any]:
+    """A copy of ``record`` whose ``user_id``, wherever mentioned, is ``token`` instead."""
+    from dihya_logging.store._purge import scrub
+
+    user = record.get("user_id")
+    if not isinstance(user, str) or not user:
+        return dict(record)
+    new: dict[str, Any] = scrub(record, user, token, substrings=True)
+    new["user_id"] = token
     return new
 
 
