@@ -133,6 +133,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from dihya_logging.store._export import export_store
 
     flt = _filter(args)
+    receipt: dict[str, Any] = {}  # what an exporter reports: a root CID, an object key
     try:
         with Progress("exporting", sys.stderr) as progress:
             store = _store(args, progress if progress.enabled else None)
@@ -144,10 +145,13 @@ def cmd_export(args: argparse.Namespace) -> int:
                 overwrite=args.overwrite,
                 actor=args.actor,
                 progress=progress.update if progress.enabled else None,
+                receipt=receipt,
             )
     except FileExistsError:
         raise CliError(f"{args.destination} exists (use --overwrite to replace it)") from None
     sys.stdout.write(f"exported {count} records to {args.destination}\n")
+    for name, value in receipt.items():
+        sys.stdout.write(f"{name}: {value}\n")
     return 0
 
 

@@ -82,10 +82,12 @@ def export_store(
     overwrite: bool = False,
     actor: str | None = None,
     progress: Optional[Progress] = None,
+    receipt: Optional[dict[str, Any]] = None,
 ) -> int:
     """`export_generation_logs` on an open store, with an optional progress callback.
 
-    ``progress(count)`` is called every few thousand records (the CLI shows it on a terminal).
+    ``progress(count)`` is called every few thousand records (the CLI shows it on a terminal);
+    ``receipt`` receives what an exporter reports (a root CID, an object key).
     """
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
@@ -97,7 +99,7 @@ def export_store(
     scheme = uri_scheme(destination)
     if scheme is not None and scheme != "file":
         return _export_to_plugin(
-            store, str(destination), scheme, flt, format, overwrite, actor, progress
+            store, str(destination), scheme, flt, format, overwrite, actor, progress, receipt
         )
     if scheme == "file":
         destination = unquote(urlsplit(str(destination)).path)
@@ -264,6 +266,7 @@ def _export_to_plugin(
     overwrite: bool,
     actor: str | None,
     progress: Optional[Progress] = None,
+    receipt: Optional[dict[str, Any]] = None,
 ) -> int:
     """Stream to an installed exporter; audit success and failure alike (data may have left)."""
     exporter = load_exporter(scheme)
@@ -292,6 +295,8 @@ def _export_to_plugin(
         raise
     count = result if isinstance(result, int) and not isinstance(result, bool) else sent[0]
     _audit(store, actor, count, flt, format, name, scheme, receipt=context.receipt)
+    if receipt is not None:
+        receipt.update(context.receipt)
     return count
 
 
