@@ -71,8 +71,8 @@ def test_plugin_failure_is_audited_and_raised(log: tuple[Path, Any], tmp_path: P
 def test_unknown_scheme_is_refused_with_the_installed_list(log: tuple[Path, Any]) -> None:
     """An unknown scheme is a ValueError naming memtest://, and nothing is audited."""
     log_path, _ = log
-    with pytest.raises(ValueError, match=r"no exporter for notion:// .*memtest://"):
-        export_generation_logs("notion://workspace/db", path=log_path)
+    with pytest.raises(ValueError, match=r"no exporter for gopher:// .*memtest://"):
+        export_generation_logs("gopher://workspace/db", path=log_path)
     assert get_generation_logs(event="export", path=log_path) == []
 
 
