@@ -261,3 +261,21 @@ def test_cli_prints_the_root_cid(
     cid, sent = _exported(car)
     assert len(sent) == len(records)
     assert f"cid: {cid}" in result.stdout.splitlines()
+
+
+def test_cli_shows_progress_on_a_terminal(
+    log_path: Path, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """On a terminal an exporter's export draws the progress line like a file export."""
+    from test_cli_terminal import run_on_terminal
+
+    records = sample_records(5000)
+    write_log(log_path, records)
+    car = tmp_path / "big.car"
+    status, screen = run_on_terminal(["export", f"ipfs://{car}", "--file", str(log_path)],
+                                     subprocess_env)  # fmt: skip
+    assert status == 0, screen
+    assert "exporting… " in screen
+    assert f"{len(records):,} records" in screen
+    assert f"exported {len(records)} records" in screen
+    assert len(_exported(car)[1]) == len(records)
