@@ -264,7 +264,10 @@ def _purge_object(
     Returns whether records of that user remain in it (newer than ``before``).
     """
     manifest = json.loads(bucket.read(key + ".manifest.json"))
-    lines = gzip.decompress(bucket.read(key)).splitlines(keepends=True)
+    data = bucket.read(key)
+    if hashlib.sha256(data).hexdigest() != manifest.get("sha256"):
+        raise RuntimeError(f"s3://{bucket.bucket}/{key} does not match its manifest: not rewritten")
+    lines = gzip.decompress(data).splitlines(keepends=True)
     owner_of = {row: user for user, rows in manifest["users"].items() for row in rows}
     kept: list[bytes] = []
     users: dict[str, list[int]] = {}
