@@ -17,21 +17,24 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final, Optional, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from dihya_logging._logset import ensure_private_dir, open_private
+from dihya_logging.exporters._registry import ExportContext
 from dihya_logging.store._backend import is_database_location
 
 __all__ = [
     "ENV_LEDGER",
     "LEDGER_SUFFIX",
     "ExportLedger",
+    "LineStream",
     "TransientError",
     "anonymized_record",
+    "json_line",
     "option",
     "purged_token",
     "query_options",
@@ -98,6 +101,44 @@ def option(options: Mapping[str, str], name: str, default: float, *, minimum: fl
     if value < minimum or value != value:
         raise ValueError(f"option {name}={text!r} must be >= {minimum}")
     return value
+
+
+def json_line(record: dict[str, Any]) -> bytes:
+    """One record as a compact JSON line (UTF-8, ``\\n``-terminated), as in the log."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+class LineStream:
+    """Records as JSON lines, counted, with each user's line numbers noted by pseudonym.
+
+    ``transform`` (for instance `anonymized_record`) applies to each record before encoding;
+    the exporter's ``progress`` is called every few thousand lines and at the end.
+    """
+
+    def __init__(
+        self,
+        records: Iterable[dict[str, Any]],
+        context: ExportContext,
+        transform: Optional[Callable[[dict[str, Any]], dict[str, Any]]] = None,
+    ) -> None:
+        self._records = records
+        self._context = context
+        self._transform = transform
+        self.count = 0
+        self.users: dict[str, list[int]] = {}
+
+    def __iter__(self) -> Iterator[bytes]:
+        progress = self._context.progress
+        for record in self._records:
+            user = record.get("user_id")
+            if isinstance(user, str) and user:
+                self.users.setdefault(self._context.pseudonym(user), []).append(self.count)
+            yield json_line(self._transform(record) if self._transform else record)
+            self.count += 1
+            if progress is not None and self.count % 4096 == 0:
+                progress(self.count)
+        if progress is not None:
+            progress(self.count)
 
 
 def utc_stamp() -> str:

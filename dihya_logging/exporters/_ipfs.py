@@ -24,19 +24,21 @@ in the purge's audit record, that the published copy could not be erased.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any, Final, Optional
 from urllib.parse import urlencode, urlsplit
 
 from dihya_logging.exporters._common import (
     ExportLedger,
+    LineStream,
     TransientError,
     anonymized_record,
     purged_token,
@@ -202,28 +204,15 @@ class IpfsExporter:
         target = Path(os.path.abspath(car_path)) if car_path else None
         if target is not None and not context.overwrite and target.exists():
             raise FileExistsError(f"{target} exists (pass overwrite=True)")
-        users: set[str] = set()
-        count = 0
-
-        def lines() -> Iterator[bytes]:
-            nonlocal count
-            for record in records:
-                user = record.get("user_id")
-                if isinstance(user, str) and user:
-                    users.add(context.pseudonym(user))
-                sent = anonymized_record(record, context.pseudonym) if anonymize else record
-                yield json.dumps(sent, ensure_ascii=False, separators=(",", ":")).encode()
-                yield b"\n"
-                count += 1
-                if context.progress is not None and count % 4096 == 0:
-                    context.progress(count)
+        transform = functools.partial(anonymized_record, pseudonym=context.pseudonym)
+        lines = LineStream(records, context, transform if anonymize else None)
 
         directory = target.parent if target is not None else None
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".dihya-car-", delete=False) as out:
             temp = Path(out.name)
         try:
             with open(temp, "wb") as car:
-                cid, _ = write_car(lines(), car)
+                cid, _ = write_car(lines, car)
                 car.flush()
                 os.fsync(car.fileno())
             context.receipt.update(cid=cid, anonymized=anonymize)
@@ -237,13 +226,11 @@ class IpfsExporter:
                     os.link(temp, target)
         finally:
             temp.unlink(missing_ok=True)
-        if not anonymize and users:
+        if not anonymize and lines.users:
             ExportLedger.for_location(context.location).record(
-                _LEDGER_KIND, destination, users, cid=cid, api=api
+                _LEDGER_KIND, destination, set(lines.users), cid=cid, api=api
             )
-        if context.progress is not None:
-            context.progress(count)
-        return count
+        return lines.count
 
     def on_purge(self, event: dict[str, Any], *, location: Optional[str] = None) -> None:
         """Unpin identified exports holding the erased user; report that IPFS cannot erase."""

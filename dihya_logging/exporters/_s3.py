@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 
 from dihya_logging.exporters._common import (
     ExportLedger,
+    LineStream,
+    json_line,
     option,
     purged_token,
     query_options,
@@ -203,25 +205,10 @@ class S3Exporter:
         bucket = _Bucket(destination)
         name = f"dihya-export-{utc_stamp()}-{os.urandom(4).hex()}.jsonl.gz"
         key = f"{bucket.prefix}/{name}" if bucket.prefix else name
-        users: dict[str, list[int]] = {}
-        count = 0
-
-        def lines() -> Iterable[bytes]:
-            nonlocal count
-            for record in records:
-                user = record.get("user_id")
-                if isinstance(user, str) and user:
-                    users.setdefault(context.pseudonym(user), []).append(count)
-                yield json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
-                yield b"\n"
-                count += 1
-                if context.progress is not None and count % 4096 == 0:
-                    context.progress(count)
-
+        lines = LineStream(records, context)
         with tempfile.TemporaryFile() as spool:
-            digest = _compress(lines(), spool)
-            if context.progress is not None:
-                context.progress(count)
+            digest = _compress(lines, spool)
+            count, users = lines.count, lines.users
             context.receipt.update(object=f"s3://{bucket.bucket}/{key}", sha256=digest.hex())
             bucket.upload(key, spool, digest, {"sha256": digest.hex(), "records": str(count)})
         manifest = {"object": key, "records": count, "sha256": digest.hex(), "users": users}
@@ -280,7 +267,7 @@ def _purge_object(
                 remaining = True
             elif anonymize:
                 new = with_user_replaced(record, token)
-                line = json.dumps(new, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+                line = json_line(new)
                 owner = None
             else:
                 continue

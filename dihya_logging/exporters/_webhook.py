@@ -42,6 +42,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from dihya_logging.exporters._common import (
     ExportLedger,
     TransientError,
+    json_line,
     option,
     purged_token,
     with_retries,
@@ -220,8 +221,7 @@ class _WebhookSender:
 
         try:
             for record in records:
-                line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-                batch.append(line.encode("utf-8") + b"\n")
+                batch.append(json_line(record))
                 user = record.get("user_id")
                 if isinstance(user, str) and user:
                     batch_users.add(context.pseudonym(user))
