@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -376,3 +377,23 @@ def test_cli_export_keeps_the_token_out_of_everything(
     for path in log_path.parent.iterdir():
         assert TOKEN.encode() not in path.read_bytes()
     assert TOKEN not in result.stdout + result.stderr
+
+
+def test_unreachable_notion_is_retried_then_raised(
+    log: tuple[Path, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused connection is transient: retried with backoff, then the export fails."""
+    log_path, _ = log
+    monkeypatch.setenv("NOTION_TOKEN", TOKEN)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(Exception, match="Notion unreachable"):
+        export_generation_logs(
+            f"notion://{DATABASE}?base_url=http://127.0.0.1:{port}&retries=3&backoff=0.05",
+            path=log_path,
+        )
+    assert time.monotonic() - started >= 0.05
+    (event,) = get_generation_logs(event="export", path=log_path)
+    assert event["error"] == "TransientError"

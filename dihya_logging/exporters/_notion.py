@@ -142,6 +142,7 @@ class _Database:
 
         ``before_retry()`` returning True means the effect already happened: stop there.
         """
+        import httpx  # notion-client's transport
         from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
         attempts = [0]
@@ -163,12 +164,8 @@ class _Database:
                 raise RuntimeError(f"Notion refused the request: {exc.status} {exc}") from None
             except RequestTimeoutError:
                 raise TransientError("Notion timed out") from None
-            except OSError as exc:
+            except (httpx.TransportError, OSError) as exc:
                 raise TransientError(f"Notion unreachable: {type(exc).__name__}") from None
-            except Exception as exc:
-                if type(exc).__module__.startswith("httpx"):  # a transport error
-                    raise TransientError(f"Notion unreachable: {type(exc).__name__}") from None
-                raise
 
         return with_retries(attempt, attempts=self._attempts, backoff=self._backoff)
 
