@@ -232,15 +232,15 @@ class IpfsExporter:
             )
         return lines.count
 
-    def on_purge(self, event: dict[str, Any], *, location: Optional[str] = None) -> None:
+    def on_purge(self, event: dict[str, Any], *, location: Optional[str] = None) -> bool:
         """Unpin identified exports holding the erased user; report that IPFS cannot erase."""
         token = purged_token(event)
         if location is None or token is None:
-            return
+            return False
         ledger = ExportLedger.for_location(location)
         holders = [e for e in ledger.entries(_LEDGER_KIND) if token in e.get("users", ())]
         if not holders:
-            return
+            return False  # nothing identified was published (anonymised CARs hold tokens)
         unpinned = []
         for entry in holders:
             if entry.get("api"):

@@ -316,15 +316,17 @@ class NotionExporter:
             context.progress(count)
         return count
 
-    def on_purge(self, event: dict[str, Any], *, location: Optional[str] = None) -> None:
+    def on_purge(self, event: dict[str, Any], *, location: Optional[str] = None) -> bool:
         """Move the erased user's pages to the trash in every database that got them."""
         token = purged_token(event)
         if location is None or token is None or event.get("mode") != "delete":
-            return  # anonymising purges: Notion already holds the pseudonym only
+            return False  # anonymising purges: Notion already holds the pseudonym only
         ledger = ExportLedger.for_location(location)
         destinations = sorted(
             {e["destination"] for e in ledger.entries(_LEDGER_KIND) if token in e["users"]}
         )
+        if not destinations:
+            return False
         before = event.get("filter", {}).get("before")
         for destination in destinations:
             database = _Database(destination)
@@ -341,3 +343,4 @@ class NotionExporter:
                 return entry
 
             ledger.update(_LEDGER_KIND, forget)
+        return True

@@ -17,6 +17,7 @@ store's purge can use it. Writing an exporter takes a class and one entry point:
 
         def on_purge(self, event):              # optional (GDPR art. 19)
             ...                                 # erase the copies the purge names; raise if not
+            # return False if this exporter holds nothing concerned (then not listed)
 
     # pyproject.toml of the plug-in
     [project.entry-points."dihya_logging.exporters"]
@@ -135,8 +136,12 @@ class PurgeAwareExporter(Exporter, Protocol):
     user id pseudonymised, how many); it should be quick, and raise when it could not act.
     """
 
-    def on_purge(self, event: dict[str, Any]) -> None:
-        """Propagate an erasure to the recipient of earlier exports."""
+    def on_purge(self, event: dict[str, Any]) -> Optional[bool]:
+        """Propagate an erasure to the recipient of earlier exports.
+
+        Returning ``False`` says it holds no copy concerned (it is then not listed among the
+        purge's recipients); None or True, that it acted.
+        """
         ...
 
 
@@ -297,8 +302,9 @@ def notify_purge(
 
     Returns one outcome per exporter that has a hook or cannot be loaded, for the purge's audit
     record: ``{"exporter": scheme, "ok": bool, "error": str | None}`` (the error is one
-    redacted line). Each hook gets its own deep copy of ``purge_event``, and ``location`` (the
-    purged log) when it declares that keyword.
+    redacted line); a hook that returns ``False`` (no copy concerned) is left out. Each hook
+    gets its own deep copy of ``purge_event``, and ``location`` (the purged log) when it
+    declares that keyword.
     """
     points = exporter_entry_points() if entry_points is None else list(entry_points)
     registered = _registered()
@@ -320,11 +326,12 @@ def notify_purge(
             continue
         try:
             if location is not None and _accepts_location(hook):
-                hook(copy.deepcopy(purge_event), location=location)
+                answer = hook(copy.deepcopy(purge_event), location=location)
             else:
-                hook(copy.deepcopy(purge_event))
+                answer = hook(copy.deepcopy(purge_event))
         except Exception as exc:
             outcomes.append({"exporter": name, "ok": False, "error": _describe(exc)})
         else:
-            outcomes.append({"exporter": name, "ok": True, "error": None})
+            if answer is not False:  # False: it holds nothing of this log, not a recipient
+                outcomes.append({"exporter": name, "ok": True, "error": None})
     return outcomes

@@ -218,15 +218,15 @@ class S3Exporter:
         )
         return count
 
-    def on_purge(self, event: dict[str, Any], *, location: Optional[str] = None) -> None:
+    def on_purge(self, event: dict[str, Any], *, location: Optional[str] = None) -> bool:
         """Rewrite or delete exactly the exported objects that hold the erased user."""
         token = purged_token(event)
         if location is None or token is None:
-            return  # retention and full purges do not reach exported copies
+            return False  # retention and full purges do not reach exported copies
         ledger = ExportLedger.for_location(location)
         holders = [e for e in ledger.entries(_LEDGER_KIND) if token in e.get("users", ())]
         if not holders:
-            return
+            return False
         before = event.get("filter", {}).get("before")
         anonymize = event.get("mode") == "anonymize"
         done: dict[str, bool] = {}  # key -> whether the user is still in it
@@ -241,6 +241,7 @@ class S3Exporter:
             return entry
 
         ledger.update(_LEDGER_KIND, forget)
+        return True
 
 
 def _purge_object(

@@ -240,10 +240,10 @@ class WebhookExporter(_WebhookSender):
 
     scheme = "https"
 
-    def on_purge(self, event: dict[str, Any], *, location: Optional[str] = None) -> None:
+    def on_purge(self, event: dict[str, Any], *, location: Optional[str] = None) -> bool:
         """Send a signed erasure notice to every receiver that holds the purged records."""
         if location is None:
-            return
+            return False
         ledger = ExportLedger.for_location(location)
         entries = ledger.entries(_LEDGER_KIND)
         token = purged_token(event)
@@ -252,6 +252,8 @@ class WebhookExporter(_WebhookSender):
             for entry in entries
             if token is None or token in entry.get("users", ())
         }
+        if not urls:
+            return False
         body = json.dumps({"type": "erasure", "event": event}, ensure_ascii=False).encode()
         failed: dict[str, str] = {}
         for url, destination in sorted(urls.items()):
@@ -272,6 +274,7 @@ class WebhookExporter(_WebhookSender):
             ledger.update(_LEDGER_KIND, forget)
         if failed:
             raise RuntimeError("erasure notice not delivered to " + "; ".join(failed.values()))
+        return True
 
 
 class LoopbackWebhookExporter(_WebhookSender):
