@@ -161,7 +161,7 @@ def test_export_refusals(
     fmt = run_cli("export", str(tmp_path / "x.jsonl"), "--format", "xml", "--file", str(log_path),
                   env=subprocess_env)  # fmt: skip
     assert_one_line_error(fmt, 1, match="unknown export format 'xml'")
-    scheme = run_cli("export", "s3://bucket/key", "--file", str(log_path), env=subprocess_env)
+    scheme = run_cli("export", "gopher://bucket/key", "--file", str(log_path), env=subprocess_env)
     assert_one_line_error(scheme, 1, match="memtest://")
 
 

@@ -204,3 +204,11 @@ READABLE = [
 def test_descriptions_of_secrets_stay_readable(text: str) -> None:
     """Qualified keys, weak keys with plain values, prose and non-credential flags are kept."""
     assert Redactor().redact_text(text) == text
+
+
+@pytest.mark.parametrize("vendor", ["notion", "heroku", "slack"])
+def test_a_vendor_uri_scheme_is_not_a_key(vendor: str) -> None:
+    """``notion://<id>`` names a destination: the vendor word before ``://`` is no weak key."""
+    uri = f"{vendor}://0f3c8e2a9d7b4c61a5e2b7d9c4f1a8e3"
+    assert Redactor().redact_text(f"exported to {uri}") == f"exported to {uri}"
+    assert "0f3c8e2a" not in Redactor().redact_text(f"{vendor}: 0f3c8e2a9d7b4c61a5e2b7d9c4f1a8e3")

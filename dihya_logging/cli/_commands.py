@@ -239,6 +239,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from dihya_logging.store._export import export_store
 
     flt = _filter(args)
+    receipt: dict[str, Any] = {}  # what an exporter reports: a root CID, an object key
     try:
         with Progress("exporting", sys.stderr) as progress:
             store = _store(args, progress if progress.enabled else None)
@@ -250,6 +251,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 overwrite=args.overwrite,
                 actor=args.actor,
                 progress=progress.update if progress.enabled else None,
+                receipt=receipt,
             )
     except FileExistsError:
         raise CliError(f"{args.destination} exists (use --overwrite to replace it)") from None
@@ -258,6 +260,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     summary = sys.stderr if args.destination == "-" else sys.stdout  # stdout carries the data
     where = "standard output" if args.destination == "-" else args.destination
     summary.write(f"exported {count} records to {where}{incomplete}\n")
+    for name, value in receipt.items():
+        summary.write(f"{name}: {value}\n")
     return status
 
 

@@ -1,8 +1,9 @@
 """Exporters beyond files: the protocol a plug-in implements and the entry-point discovery.
 
-See `dihya_logging.exporters._registry` for how to write one; exporters are chosen by the URI
-scheme of an export's destination (``notion://…``) and found under the entry-point group
-``dihya_logging.exporters``.
+Exporters are chosen by the URI scheme of an export's destination and found under the
+entry-point group ``dihya_logging.exporters`` or set in code with `register_exporter`. The
+package ships ``https://`` (signed webhook), ``s3://``, ``ipfs://`` and ``notion://`` (each
+behind its extra); ``docs/exporters.md`` shows how to write one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dihya_logging.exporters._registry import (
     PurgeAwareExporter,
     available_schemes,
     load_exporter,
+    register_exporter,
+    unregister_exporter,
 )
 
 __all__ = [
@@ -25,4 +28,6 @@ __all__ = [
     "PurgeAwareExporter",
     "available_schemes",
     "load_exporter",
+    "register_exporter",
+    "unregister_exporter",
 ]

@@ -401,6 +401,8 @@ class TextScrubber:
     ) -> tuple[int, int] | None:
         """The span of the value that starts at `start` after a key of `kind`, or None."""
         if kind == _ASSIGN:
+            if strength < 2 and text.startswith("//", start) and text[start - 1 : start] == ":":
+                return None  # `notion://…`: a URI's scheme, not a weak key's value
             lower = ident.lower()
             rx = _HEADER_VALUE if "auth" in lower or "cookie" in lower else _VALUE
             v = rx.match(text, start)

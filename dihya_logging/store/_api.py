@@ -267,18 +267,18 @@ def purge_store(
             from dihya_logging.chain._format import encode_seqs
 
             fields[key] = encode_seqs(seqs)
-    fields["recipients"] = _notify_recipients(fields)
+    fields["recipients"] = _notify_recipients(fields, store.location)
     store.append_audit(fields)
     outcome.details["audit"] = fields
     return outcome
 
 
-def _notify_recipients(event: dict[str, Any]) -> list[dict[str, Any]]:
+def _notify_recipients(event: dict[str, Any], location: str) -> list[dict[str, Any]]:
     """Call the exporters' purge hooks (GDPR art. 19); their outcomes, never an exception."""
     try:
         from dihya_logging.exporters._registry import notify_purge
 
-        return notify_purge(dict(event))
+        return notify_purge(dict(event), location=location)
     except Exception as exc:  # the erasure is done; a broken hook must not hide that
         warnings.warn(f"purge hooks could not run: {type(exc).__name__}", RuntimeWarning, 2)
         return [{"exporter": None, "ok": False, "error": type(exc).__name__}]

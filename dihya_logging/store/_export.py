@@ -32,7 +32,12 @@ from urllib.parse import unquote, urlsplit
 
 from dihya_logging._logset import TEMP_MARK, LogSet, PathLike, fsync_directory, open_private
 from dihya_logging._schema import EVENT_EXPORT, DateLike
-from dihya_logging.exporters._registry import ExportContext, load_exporter, uri_scheme
+from dihya_logging.exporters._registry import (
+    ExportContext,
+    audited_destination,
+    load_exporter,
+    uri_scheme,
+)
 from dihya_logging.store._api import audit_actor, open_store, pseudonym_for
 from dihya_logging.store._backend import (
     LogStore,
@@ -98,10 +103,12 @@ def export_store(
     overwrite: bool = False,
     actor: str | None = None,
     progress: Optional[Progress] = None,
+    receipt: Optional[dict[str, Any]] = None,
 ) -> int:
     """`export_generation_logs` on an open store, with an optional progress callback.
 
-    ``progress(count)`` is called every few thousand records (the CLI shows it on a terminal).
+    ``progress(count)`` is called every few thousand records (the CLI shows it on a terminal);
+    ``receipt`` receives what an exporter reports (a root CID, an object key).
     """
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
@@ -112,7 +119,9 @@ def export_store(
     store.check_audit()
     scheme = uri_scheme(destination)
     if scheme is not None and scheme != "file":
-        return _export_to_plugin(store, str(destination), scheme, flt, format, overwrite, actor)
+        return _export_to_plugin(
+            store, str(destination), scheme, flt, format, overwrite, actor, progress, receipt
+        )
     if isinstance(destination, str) and destination == STDOUT:
         return _export_to_stdout(store, flt, format, actor, progress)
     if scheme == "file":
@@ -357,6 +366,8 @@ def _export_to_plugin(
     format: str | None,
     overwrite: bool,
     actor: str | None,
+    progress: Optional[Progress] = None,
+    receipt: Optional[dict[str, Any]] = None,
 ) -> int:
     """Stream to an installed exporter; audit success and failure alike (data may have left)."""
     exporter = load_exporter(scheme)
@@ -367,6 +378,7 @@ def _export_to_plugin(
         format=format,
         location=store.location,
         pseudonym=lambda user_id: pseudonym_for(store, user_id),
+        progress=progress,
     )
     sent = [0]
 
@@ -375,15 +387,17 @@ def _export_to_plugin(
             sent[0] += 1
             yield record
 
-    name = os.path.basename(urlsplit(destination).path.rstrip("/")) or scheme
+    name = audited_destination(exporter, destination)
     try:
         result = exporter.export(counted(), destination, context=context)
     except Exception as exc:
         error = f"{type(exc).__name__}"
-        _audit(store, actor, sent[0], flt, format, name, scheme, error=error)
+        _audit(store, actor, sent[0], flt, format, name, scheme, error, context.receipt)
         raise
     count = result if isinstance(result, int) and not isinstance(result, bool) else sent[0]
-    _audit(store, actor, count, flt, format, name, scheme)
+    _audit(store, actor, count, flt, format, name, scheme, receipt=context.receipt)
+    if receipt is not None:
+        receipt.update(context.receipt)
     return count
 
 
@@ -396,6 +410,7 @@ def _audit(
     destination: str,
     exporter: str | None,
     error: str | None = None,
+    receipt: dict[str, Any] | None = None,
 ) -> None:
     """Append the ``export`` audit event: who, how many, which filters, where — no data."""
     scope: dict[str, Any] = flt.describe()
@@ -427,4 +442,6 @@ def _audit(
             damage[found["file"]] = found
     if damage:  # the export is incomplete: say which files and how much
         fields["damaged"] = list(damage.values())
+    if receipt:
+        fields["receipt"] = dict(receipt)
     store.append_audit(fields)
