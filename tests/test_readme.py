@@ -9,6 +9,7 @@ the end of a line or alone on one, is a line the block must print.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -31,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 FENCE = re.compile(r"^```(?P<info>[^\n]*)\n(?P<code>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 EXPECTED = re.compile(r"#\s*->\s*(?P<text>.*?)\s*$")
+SECRETS_LOGGED = ("hunter2", "sk_live_51Habcdefghijklmnopqrstuv", "t0p-secret")
+"""Secrets the README's examples log on purpose: they must never be printed or written."""
 MAX_NO_RUN = 2
 """The blocks that cannot run here: the two `make` commands and the `pip install` lines."""
 DOCS_FROM_OTHER_BRANCHES = frozenset(
@@ -101,14 +104,21 @@ def run_block(
     )
 
 
-def assert_ran(block: Block, result: subprocess.CompletedProcess[str]) -> None:
-    """The block exited 0, printed each line it promises, and no traceback."""
+def assert_ran(block: Block, result: subprocess.CompletedProcess[str], cwd: Path) -> None:
+    """The block exited 0, printed each line it promises and no traceback, and neither its
+    output nor any file it wrote holds a secret the README logs."""
     where = f"README.md line {block.line} ({block.section})"
     assert result.returncode == 0, f"{where} failed:\n{result.stdout}\n{result.stderr}"
     assert "Traceback" not in result.stderr, f"{where}:\n{result.stderr}"
     printed = result.stdout.splitlines()
     for expected in block.expected_lines():
         assert expected in printed, f"{where} should print {expected!r}, printed {printed}"
+    for secret in SECRETS_LOGGED:
+        assert secret not in result.stdout + result.stderr, f"{where} printed {secret}"
+        for path in (p for p in cwd.rglob("*") if p.is_file()):
+            data = path.read_bytes()
+            data = gzip.decompress(data) if path.suffix == ".gz" else data
+            assert secret.encode() not in data, f"{where} wrote {secret} to {path.name}"
 
 
 @pytest.fixture
@@ -135,7 +145,7 @@ def test_quick_start_runs_twice_in_a_row(tmp_path: Path, readme_env: dict[str, s
     """The quick start works as pasted, and again in the same directory (nothing left behind
     makes the second run fail)."""
     for _ in range(2):
-        assert_ran(QUICK_START, run_block(QUICK_START, tmp_path, readme_env))
+        assert_ran(QUICK_START, run_block(QUICK_START, tmp_path, readme_env), tmp_path)
     assert (tmp_path / "audit.csv").is_file()
     events = [json.loads(line)["event"] for line in (tmp_path / "logs/generation.log").open()]
     assert events == ["export", "purge"] * 2  # the generations were erased by the purges
@@ -144,14 +154,15 @@ def test_quick_start_runs_twice_in_a_row(tmp_path: Path, readme_env: dict[str, s
 @pytest.mark.parametrize("block", PYTHON, ids=lambda b: f"line{b.line}")
 def test_python_block_runs(block: Block, tmp_path: Path, readme_env: dict[str, str]) -> None:
     """Each python block of the README runs as pasted into a fresh directory."""
-    assert_ran(block, run_block(block, tmp_path, readme_env))
+    assert_ran(block, run_block(block, tmp_path, readme_env), tmp_path)
 
 
 @pytest.mark.postgres
 def test_postgres_block_runs(pg_dsn: str, tmp_path: Path, readme_env: dict[str, str]) -> None:
     """The PostgreSQL example writes to and reads from a real server."""
     (block,) = [b for b in BLOCKS if "postgres" in b.flags]
-    assert_ran(block, run_block(block, tmp_path, {**readme_env, "DIHYA_PG_DSN": pg_dsn}))
+    env = {**readme_env, "DIHYA_PG_DSN": pg_dsn}
+    assert_ran(block, run_block(block, tmp_path, env), tmp_path)
 
 
 @pytest.mark.parametrize("block", SHELL, ids=lambda b: f"line{b.line}")
@@ -167,7 +178,7 @@ def test_shell_block_runs_on_a_log(
         "    d.log_generation_event(user, {'stack': 'api'}, ['app.py'])\n"
     )
     subprocess.run([sys.executable, "-c", seed], cwd=tmp_path, env=readme_env, check=True)
-    assert_ran(block, run_block(block, tmp_path, readme_env))
+    assert_ran(block, run_block(block, tmp_path, readme_env), tmp_path)
 
 
 def test_record_block_is_what_a_generation_writes(tmp_path: Path) -> None:
