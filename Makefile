@@ -1,11 +1,16 @@
-# Fresh checkout: `make demo` (sets up .venv and runs the demo) or `make test` (sets up and runs
-# everything CI runs). `make bench` runs the benchmarks (not part of the tests).
+# Fresh checkout: `make demo` (sets up .venv-demo with only what a user installs and runs the
+# demo on local files in demo-logs/) or `make test` (sets up .venv with the development tools and
+# runs everything CI runs). `make bench` runs the benchmarks (not part of the tests).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 TEST_PLUGIN := tests/plugins/dihya_test_exporter
 STAMP := $(VENV)/.installed
+# The demo's own environment: the package with its `fast` extra, as a user installs it.
+DEMO_VENV ?= .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed
+DEMO_DIR ?= demo-logs
 
 .PHONY: demo test check lint typecheck pytest postgres-setup test-oldest test-newest bench clean
 
@@ -15,8 +20,13 @@ $(STAMP): pyproject.toml setup.cfg
 	if [ -d $(TEST_PLUGIN) ]; then $(PIP) install -e $(TEST_PLUGIN); fi
 	touch $@
 
-demo: $(STAMP)
-	$(PY) examples/generator_demo.py
+$(DEMO_STAMP): pyproject.toml setup.cfg
+	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip --disable-pip-version-check -q install -e '.[fast]'
+	touch $@
+
+demo: $(DEMO_STAMP)
+	$(DEMO_VENV)/bin/python examples/generator_demo.py $(DEMO_DIR)
 
 test: check pytest
 
@@ -60,4 +70,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(VENV_OLDEST) $(VENV_NEWEST) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(DEMO_VENV) $(DEMO_DIR) $(VENV_OLDEST) $(VENV_NEWEST) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,6 @@ import dihya_logging
 from dihya_logging._config import configure, dict_config
 from dihya_logging.sink._handler import GenerationLogHandler
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "hunter2-Sup3r-Secret"
 
 
@@ -96,8 +95,9 @@ def test_dict_config_template_is_plain_data() -> None:
 def test_shipped_logging_ini_works_with_fileconfig(
     tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
-    """examples/logging.ini as shipped configures the logger through fileConfig."""
-    shutil.copy(ROOT / "examples" / "logging.ini", tmp_path / "logging.ini")
+    """The logging.ini shipped in the package configures the logger through fileConfig."""
+    shipped = resources.files("dihya_logging").joinpath("logging.ini")
+    (tmp_path / "logging.ini").write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
     code = (
         "import logging.config, dihya_logging as d\n"
         "logging.config.fileConfig('logging.ini', disable_existing_loggers=False)\n"

@@ -1,0 +1,1 @@
+"""The smallest Django project that logs project generations with dihya-logging."""
