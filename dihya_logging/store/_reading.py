@@ -94,6 +94,13 @@ class FileDamage:
         if not self.first_problem:
             self.first_problem = problem
 
+    def skip(self, line: bytes, partial: bool, where: str) -> None:
+        """Count one damaged line (``where`` it is, for the summary): a partial one has no
+        newline, a line that is not JSON had one."""
+        self.damaged_lines += 1
+        self.bytes_unreadable += len(line) + (not partial)
+        self.note(f"{where}: {_PARTIAL if partial else _NOT_JSON}")
+
     @property
     def found(self) -> bool:
         """Whether anything was unreadable."""
@@ -399,16 +406,12 @@ def iter_file_records(
             if not line.strip() or (gate is not None and not gate.admits(line)):
                 continue
             if partial:
-                damage.damaged_lines += 1
-                damage.bytes_unreadable += len(line)
-                damage.note(f"line {damage.lines_read + 1}: {_PARTIAL}")
+                damage.skip(line, True, f"line {damage.lines_read + 1}")
                 continue
             record = _parse(line, stats)
             if record is None:
-                damage.damaged_lines += 1
-                damage.bytes_unreadable += len(line) + 1
                 number = damage.lines_read + block.count(b"\n", 0, start) + 1
-                damage.note(f"line {number}: {_NOT_JSON}")
+                damage.skip(line, False, f"line {number}")
             elif record.get("tombstone") is not True and flt.matches(record):
                 yield record
         damage.lines_read += block.count(b"\n") + partial
@@ -479,15 +482,11 @@ def tail_file_records(
         if not line.strip() or (gate is not None and not gate.admits(line)):
             continue
         if partial:
-            damage.damaged_lines += 1
-            damage.bytes_unreadable += len(line)
-            damage.note(f"the line at byte {offset}: {_PARTIAL}")
+            damage.skip(line, True, f"the line at byte {offset}")
             continue
         record = _parse(line, stats)
         if record is None:
-            damage.damaged_lines += 1
-            damage.bytes_unreadable += len(line) + 1
-            damage.note(f"the line at byte {offset}: {_NOT_JSON}")
+            damage.skip(line, False, f"the line at byte {offset}")
         elif record.get("tombstone") is not True and flt.matches(record):
             found.append(record)
             if len(found) >= limit:
