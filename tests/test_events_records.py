@@ -121,7 +121,12 @@ def test_opentelemetry_trace_ids_reach_generation_events(
     logger, root = sink
     provider = TracerProvider()
     instrumentor = LoggingInstrumentor()
-    instrumentor.instrument(tracer_provider=provider, inject_trace_context=True)
+    root_handlers = list(logging.getLogger().handlers)
+    # `inject_trace_context` in current releases; `set_logging_format` in those for Python 3.9
+    instrumentor.instrument(
+        tracer_provider=provider, inject_trace_context=True, set_logging_format=True
+    )
+    logging.getLogger().handlers[:] = root_handlers  # the latter may add a basicConfig handler
     try:
         with provider.get_tracer("test").start_as_current_span("generate") as span:
             _log(logger)

@@ -106,6 +106,30 @@ def test_notify_purge_calls_installed_hook(tmp_path: Path, monkeypatch: pytest.M
     assert [json.loads(line) for line in calls.read_text().splitlines()] == [PURGE_EVENT]
 
 
+class _ForeignEntryPoint:
+    """An entry point made by another importlib.metadata (a backport on the meta path)."""
+
+    def __init__(self, point: EntryPoint) -> None:
+        self.name, self.value, self.group = point.name, point.value, point.group
+        self._point = point
+
+    def load(self) -> object:
+        return self._point.load()
+
+
+def test_notify_purge_calls_hooks_of_entry_points_of_another_metadata_library(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry point that is no stdlib EntryPoint (as the importlib_metadata backport gives on
+    Python 3.9 once imported) is still loaded and its hook still called."""
+    calls = tmp_path / "purges.jsonl"
+    monkeypatch.setenv("DIHYA_TEST_EXPORTER_PURGE_LOG", str(calls))
+    (memtest,) = [p for p in exporter_entry_points() if p.name == "memtest"]
+    outcomes = notify_purge(PURGE_EVENT, entry_points=[_ForeignEntryPoint(memtest)])  # type: ignore[list-item]
+    assert outcomes == [{"exporter": "memtest", "ok": True, "error": None}]
+    assert [json.loads(line) for line in calls.read_text().splitlines()] == [PURGE_EVENT]
+
+
 def test_notify_purge_reports_hook_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     """A hook that raises is reported (one line, exception type first), not propagated."""
     monkeypatch.setenv("DIHYA_TEST_EXPORTER_PURGE_FAIL", "1")

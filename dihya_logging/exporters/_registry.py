@@ -308,16 +308,20 @@ def notify_purge(
     """
     points = exporter_entry_points() if entry_points is None else list(entry_points)
     registered = _registered()
-    candidates: list[tuple[str, Any]] = sorted(registered.items())
+    # (name, exporter, entry point to load): an entry point is never recognised by its class,
+    # since another importlib.metadata (a backport on the meta path) may have made it
+    candidates: list[tuple[str, Any, Optional[metadata.EntryPoint]]] = [
+        (name, exporter, None) for name, exporter in sorted(registered.items())
+    ]
     candidates += [
-        (point.name.lower(), point) for point in points if point.name.lower() not in registered
+        (point.name.lower(), None, point)
+        for point in points
+        if point.name.lower() not in registered
     ]
     outcomes: list[dict[str, Any]] = []
-    for name, candidate in candidates:
+    for name, candidate, point in candidates:
         try:
-            exporter = (
-                _instantiate(candidate) if isinstance(candidate, metadata.EntryPoint) else candidate
-            )
+            exporter = _instantiate(point) if point is not None else candidate
         except ExporterError as exc:
             outcomes.append({"exporter": name, "ok": False, "error": _describe(exc)})
             continue
