@@ -67,7 +67,7 @@ def readme_blocks() -> list[Block]:
         language, *words = match.group("info").split()
         options = dict(word.split("=", 1) for word in words if "=" in word)
         before = text[: match.start()]
-        headings = re.findall(r"^#+ (.+)$", before, re.MULTILINE)
+        headings = re.findall(r"^#+ (.+)$", FENCE.sub("", before), re.MULTILINE)  # not `# ->`
         blocks.append(
             Block(
                 language=language,
