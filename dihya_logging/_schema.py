@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import uuid
 from collections.abc import Container, Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Final, Union
@@ -31,6 +32,8 @@ __all__ = [
     "parse_datetime",
     "parse_timestamp",
     "safe_extra",
+    "UserId",
+    "user_id_text",
 ]
 
 LOGGER_NAME: Final = "dihya.generation"
@@ -175,6 +178,20 @@ def _parse_iso(text: str) -> datetime | None:
         )
     except ValueError:  # 2026-02-30, 25:00, an offset of a day or more
         return None
+
+
+UserId = Union[str, int, uuid.UUID]
+"""What a user id may be given as (it is always written and matched as text)."""
+
+
+def user_id_text(value: object) -> str:
+    """A user id as it is written and matched: a str as is, an int (not a bool) or a UUID as
+    its text (Django's and FastAPI's ids); anything else a TypeError."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, uuid.UUID) or (isinstance(value, int) and not isinstance(value, bool)):
+        return str(value)
+    raise TypeError(f"user_id must be a str, an int or a UUID, got {type(value).__name__}")
 
 
 def parse_datetime(value: DateLike, *, now: datetime | None = None) -> datetime:

@@ -51,7 +51,7 @@ def test_time_filter_rejects_records_without_a_valid_timestamp() -> None:
 def test_filter_build_validates_input() -> None:
     """Bad types, unknown statuses and inverted ranges raise clear errors."""
     with pytest.raises(TypeError, match="user_id"):
-        RecordFilter.build(user_id=123)
+        RecordFilter.build(user_id=1.5)
     with pytest.raises(ValueError, match="status"):
         RecordFilter.build(status="maybe")
     with pytest.raises(ValueError, match="before until"):

@@ -71,7 +71,7 @@ def test_iter_streams_lazily_and_checks_arguments_at_the_call(log_path: Path) ->
         ({"limit": "10"}, TypeError, "limit"),
         ({"limit": True}, TypeError, "limit"),
         ({"limit": 2.5}, TypeError, "limit"),
-        ({"user_id": 123}, TypeError, "user_id"),
+        ({"user_id": 1.5}, TypeError, "user_id"),
         ({"status": "ok"}, ValueError, "status"),
         ({"since": "yesterday"}, ValueError, "not a date"),
         ({"since": "2026-02-01", "until": "2026-01-01"}, ValueError, "before until"),
@@ -92,7 +92,7 @@ def test_bad_read_arguments_raise_clear_errors(
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"user_id": 7}, TypeError, "user_id"),
+        ({"user_id": 7.0}, TypeError, "user_id"),
         ({"user_id": "  "}, ValueError, "user_id"),
         ({"before": "last year"}, ValueError, "not a date"),
         ({"before": [2026]}, TypeError, "date"),
@@ -180,3 +180,28 @@ def test_purging_a_log_that_does_not_exist_fails_and_creates_nothing(tmp_path: P
     with pytest.raises(FileNotFoundError, match="no log to purge"):
         purge_generation_logs(user_id="u", path=missing)
     assert not missing.parent.exists()
+
+
+def test_int_and_uuid_user_ids_select_and_erase_what_they_logged(tmp_path: Path) -> None:
+    """Ids logged as an int or a UUID are read back and erased with the same int or UUID."""
+    import uuid
+
+    from dihya_logging import GenerationLogHandler, log_generation_event, purge_generation_logs
+
+    path = tmp_path / "generation.log"
+    logger = logging.getLogger("test.store.int_ids")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    handler = GenerationLogHandler(path)
+    logger.addHandler(handler)
+    member = uuid.UUID(int=42)
+    try:
+        for user in (7, member, "7"):
+            log_generation_event(user, {"project_name": "p"}, ["a.py"], logger=logger)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    assert len(get_generation_logs(user_id=7, path=path)) == 2  # 7 and "7" are one user
+    assert [r["user_id"] for r in get_generation_logs(user_id=member, path=path)] == [str(member)]
+    assert purge_generation_logs(user_id=member, path=path) == 1
+    assert get_generation_logs(user_id=member, path=path) == []

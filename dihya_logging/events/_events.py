@@ -30,6 +30,7 @@ from dihya_logging._schema import (
     format_timestamp,
     free_key,
     safe_extra,
+    user_id_text,
 )
 from dihya_logging.formatter._cleanmark import CLEAN_FIELDS_ATTR, clean_mark
 from dihya_logging.redaction._redactor import default_redactor
@@ -88,14 +89,10 @@ def _text(name: str, value: object, *, required: bool = False) -> str | None:
 
 
 def _user_text(user_id: object) -> str:
-    """The user id as text: a str, an int (not a bool) or a UUID; anything else a TypeError."""
-    if isinstance(user_id, str) or user_id is None:  # the usual case first
+    """The user id as text (see `user_id_text`), not empty, capped like any text field."""
+    if user_id is None:
         return _text("user_id", user_id, required=True)  # type: ignore[return-value]
-    if isinstance(user_id, uuid.UUID) or (
-        isinstance(user_id, int) and not isinstance(user_id, bool)
-    ):
-        return str(user_id)
-    raise TypeError(f"user_id must be a str, an int or a UUID, got {type(user_id).__name__}")
+    return _text("user_id", user_id_text(user_id), required=True)  # type: ignore[return-value]
 
 
 def _paths(code: object) -> list[str]:

@@ -19,6 +19,7 @@ from dihya_logging.exporters._registry import (
     register_exporter,
     unregister_exporter,
 )
+from dihya_logging.exporters._webhook import verify_signature
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -30,4 +31,5 @@ __all__ = [
     "load_exporter",
     "register_exporter",
     "unregister_exporter",
+    "verify_signature",
 ]

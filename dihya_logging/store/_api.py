@@ -36,7 +36,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Final, Optional
 
 from dihya_logging._logset import ENV_LOG_FILE, PathLike, attached_handlers, resolve_log_path
-from dihya_logging._schema import EVENT_PURGE, DateLike, parse_datetime
+from dihya_logging._schema import EVENT_PURGE, DateLike, UserId, parse_datetime, user_id_text
 from dihya_logging.store._backend import LogStore, PurgeOutcome, RecordFilter, is_database_location
 from dihya_logging.store._filestore import FileStore
 from dihya_logging.store._pseudonym import pseudonymize_user_id, replace_user_id
@@ -88,7 +88,7 @@ def _check_limit(limit: object) -> Optional[int]:
 def iter_generation_logs(
     limit: Optional[int] = None,
     *,
-    user_id: Optional[str] = None,
+    user_id: Optional[UserId] = None,
     status: Optional[str] = None,
     event: Optional[str] = None,
     since: Optional[DateLike] = None,
@@ -111,7 +111,7 @@ def iter_generation_logs(
 def get_generation_logs(
     limit: Optional[int] = None,
     *,
-    user_id: Optional[str] = None,
+    user_id: Optional[UserId] = None,
     status: Optional[str] = None,
     event: Optional[str] = None,
     since: Optional[DateLike] = None,
@@ -165,11 +165,8 @@ def _check_purge(
     actor: object,
 ) -> Optional[datetime]:
     """Validate a purge request (TypeError/ValueError); the parsed ``before``."""
-    if user_id is not None:
-        if not isinstance(user_id, str):
-            raise TypeError(f"user_id must be a string, got {type(user_id).__name__}")
-        if not user_id.strip():
-            raise ValueError("user_id must not be empty")
+    if user_id is not None and not user_id_text(user_id).strip():
+        raise ValueError("user_id must not be empty")
     cutoff = parse_datetime(before) if before is not None else None  # type: ignore[arg-type]
     for name, flag in (("all", everything), ("anonymize", anonymize), ("dry_run", dry_run)):
         if not isinstance(flag, bool):
@@ -203,7 +200,7 @@ def count_purge(
 def purge_store(
     store: LogStore,
     *,
-    user_id: Optional[str] = None,
+    user_id: Optional[UserId] = None,
     before: Optional[DateLike] = None,
     all: bool = False,  # the public spelling of "everything"
     anonymize: bool = False,
@@ -216,6 +213,8 @@ def purge_store(
     (``details["dry_run"]`` is True) and writes nothing, not even an audit event.
     """
     cutoff = _check_purge(user_id, before, all, anonymize, dry_run, actor)
+    if user_id is not None:
+        user_id = user_id_text(user_id)
     if dry_run:
         return PurgeOutcome(count_purge(store, user_id=user_id, before=cutoff), {"dry_run": True})
     who = audit_actor(actor)
@@ -286,7 +285,7 @@ def _notify_recipients(event: dict[str, Any], location: str) -> list[dict[str, A
 
 def purge_generation_logs(
     *,
-    user_id: Optional[str] = None,
+    user_id: Optional[UserId] = None,
     before: Optional[DateLike] = None,
     all: bool = False,  # the public spelling of "everything"
     anonymize: bool = False,

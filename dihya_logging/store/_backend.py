@@ -20,6 +20,7 @@ from dihya_logging._schema import (
     DateLike,
     parse_datetime,
     parse_timestamp,
+    user_id_text,
 )
 
 __all__ = [
@@ -73,7 +74,9 @@ class RecordFilter:
         until: DateLike | None = None,
     ) -> RecordFilter:
         """Validate user input (clear TypeError/ValueError) and parse the dates."""
-        for name, value in (("user_id", user_id), ("status", status), ("event", event)):
+        if user_id is not None:
+            user_id = user_id_text(user_id)
+        for name, value in (("status", status), ("event", event)):
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"{name} must be a string, got {type(value).__name__}")
         if status is not None and status not in STATUSES:
@@ -85,7 +88,7 @@ class RecordFilter:
                 f"since ({start.isoformat()}) must be before until ({end.isoformat()})"
             )
         return cls(
-            user_id=user_id,  # type: ignore[arg-type]
+            user_id=user_id,
             status=status,
             event=event,  # type: ignore[arg-type]
             since=start,
