@@ -255,7 +255,7 @@ def test_export_killed_with_sigkill_is_cleaned_by_the_next(
     [
         ({"overwrite": "yes"}, TypeError),
         ({"actor": 42}, TypeError),
-        ({"user_id": 7}, TypeError),
+        ({"user_id": 7.5}, TypeError),
         ({"format": 3}, TypeError),
     ],
 )
