@@ -75,10 +75,10 @@ CSV_CORE_COLUMNS: Final = (
 """The columns every CSV export starts with, whether or not the records have them."""
 
 _GUARD_CHARS: Final = frozenset("=+-@\t\r'[{")
-_GUARD_PREFIXES: Final = tuple(_GUARD_CHARS)
 """A text cell starting with one of these gets a leading ``'`` (formula guard, JSON marker)."""
 _CSV_BATCH: Final = 4096
 _DOUBLE_SEPARATOR: Final = CSV_LIST_SEPARATOR * 2
+_first_char: Final = operator.itemgetter(0)
 _SUFFIXES: Final = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
 
 Writer = Callable[[Iterable[Mapping[str, Any]], IO[bytes]], int]
@@ -251,7 +251,7 @@ def write_csv(
         parts: list[str] = []
         writerow = csv.writer(_Appender(parts)).writerow
         guarded = _GUARD_CHARS
-        blanks, guards = itertools.repeat(""), itertools.repeat(_GUARD_PREFIXES)
+        blanks = itertools.repeat("")
         plans: dict[tuple[type, ...], _RowPlan] = {}
         count = 0
         for record in records:
@@ -267,7 +267,9 @@ def write_csv(
             plan = plans.get(shape)
             if plan is None:
                 plan = plans[shape] = _RowPlan(shape)
-            if plan.texts is not None and any(map(str.startswith, plan.texts(values), guards)):
+            if plan.texts is not None and not guarded.isdisjoint(
+                map(_first_char, filter(None, plan.texts(values)))
+            ):
                 for index in plan.text_indexes:
                     if values[index][:1] in guarded:
                         values[index] = "'" + values[index]
