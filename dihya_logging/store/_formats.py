@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import itertools
 import json
 import operator
 import tempfile
@@ -75,10 +74,10 @@ CSV_CORE_COLUMNS: Final = (
 """The columns every CSV export starts with, whether or not the records have them."""
 
 _GUARD_CHARS: Final = frozenset("=+-@\t\r'[{")
-_GUARD_PREFIXES: Final = tuple(_GUARD_CHARS)
 """A text cell starting with one of these gets a leading ``'`` (formula guard, JSON marker)."""
 _CSV_BATCH: Final = 4096
 _DOUBLE_SEPARATOR: Final = CSV_LIST_SEPARATOR * 2
+_first_char: Final = operator.itemgetter(0)
 _SUFFIXES: Final = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
 
 Writer = Callable[[Iterable[Mapping[str, Any]], IO[bytes]], int]
@@ -231,8 +230,10 @@ def write_csv(
     """Write records as CSV, streamed, columns per `csv_columns` over every key seen.
 
     The header needs every key, so rows are written as CSV text to ``spool`` (default: an
-    anonymous private temporary file) under the columns known so far, each cell rendered once
-    by the C csv writer; then the header and the spool are copied to ``out``. When a record
+    anonymous private temporary file) under the columns known so far: a row's values are
+    picked in one C call (`_RowLayout`, per key set), its cells rendered by type (`_RowPlan`,
+    per type shape) and joined, quoted by the csv module only when a cell needs it; then the
+    header and the spool are copied to ``out``. When a record
     brings a new key, the columns grow and a new segment starts; at the end only segments
     written under older columns are read back and re-laid (padded), the rest is copied as
     bytes. Memory stays bounded by one batch whatever the number of records.
@@ -251,23 +252,30 @@ def write_csv(
         parts: list[str] = []
         writerow = csv.writer(_Appender(parts)).writerow
         guarded = _GUARD_CHARS
-        blanks, guards = itertools.repeat(""), itertools.repeat(_GUARD_PREFIXES)
         plans: dict[tuple[type, ...], _RowPlan] = {}
+        layouts: dict[tuple[str, ...], _RowLayout] = {}  # by the record's keys, in their order
         count = 0
         for record in records:
-            if not record.keys() <= known:
-                _spill(parts, buffer)
-                columns = csv_columns(known | record.keys())
-                known = frozenset(columns)
-                segments.append((buffer.tell(), columns))
-            if unseen:
+            layout = layouts.get(tuple(record))
+            if layout is None:  # keys not met in this order under these columns
+                if len(layouts) >= _CSV_BATCH:  # keys in ever new orders: stay bounded
+                    layouts.clear()
+                if not record.keys() <= known:
+                    _spill(parts, buffer)
+                    columns = csv_columns(known | record.keys())
+                    known = frozenset(columns)
+                    segments.append((buffer.tell(), columns))
+                    layouts.clear()
                 unseen.difference_update(record.keys())
-            values: list[Any] = list(map(record.get, columns, blanks))  # missing: ""
+                layout = layouts[tuple(record)] = _RowLayout(record.keys(), columns)
+            values = layout.values(record)  # missing: ""
             shape = tuple(map(type, values))
             plan = plans.get(shape)
             if plan is None:
                 plan = plans[shape] = _RowPlan(shape)
-            if plan.texts is not None and any(map(str.startswith, plan.texts(values), guards)):
+            if plan.texts is not None and not guarded.isdisjoint(
+                map(_first_char, filter(None, plan.texts(values)))
+            ):
                 for index in plan.text_indexes:
                     if values[index][:1] in guarded:
                         values[index] = "'" + values[index]
@@ -285,13 +293,35 @@ def write_csv(
         csv.writer(header).writerow([_guard(name) for name in columns])
         out.write(header.getvalue().encode("utf-8", "replace"))
         bounds = [offset for offset, _ in segments[1:]] + [end]
-        for (offset, layout), stop in zip(segments, bounds):
+        for (offset, written), stop in zip(segments, bounds):
             buffer.seek(offset)
-            if layout == columns:
+            if written == columns:
                 _copy(buffer, out, stop - offset)
             else:
-                _relay(buffer.read(stop - offset), layout, columns, out)
+                _relay(buffer.read(stop - offset), written, columns, out)
     return count
+
+
+class _RowLayout:
+    """For records with these keys: a row's values in column order, one C call, missing ones
+    as ``""``."""
+
+    def __init__(self, keys: Iterable[str], columns: list[str]) -> None:
+        present = set(keys)
+        names = [name for name in columns if name in present]
+        self.missing = [index for index, name in enumerate(columns) if name not in present]
+        self.pick: Callable[[Mapping[str, Any]], Any] = (
+            operator.itemgetter(*names)
+            if len(names) > 1
+            else lambda record: tuple(map(record.__getitem__, names))
+        )
+
+    def values(self, record: Mapping[str, Any]) -> list[Any]:
+        """The record's cells, in column order."""
+        values = list(self.pick(record))
+        for index in self.missing:
+            values.insert(index, "")
+        return values
 
 
 class _RowPlan:
