@@ -101,6 +101,12 @@ def _anchor(text: str, ci: bool) -> int:
     return min(ranks)[1]
 
 
+def _either_case(c: str) -> str:
+    """`c` in either case as a character class (``[gG]``): unlike ``(?i:g)``, a class lets `re`
+    skip an alternation branch that cannot start here without entering it."""
+    return f"[{c.lower()}{c.upper()}]" if c.lower() != c.upper() else re.escape(c)
+
+
 def _split_anchor(anchor: str) -> tuple[str, str]:
     """(first literal character, rest) of a detector's reversed anchor regex."""
     if anchor.startswith("\\"):
@@ -110,10 +116,13 @@ def _split_anchor(anchor: str) -> tuple[str, str]:
 
 def _anchored(text: str, ci: bool) -> tuple[int, list[tuple[str, str]]]:
     """(anchor index, [(anchor character, regex of the rest)]) of reversed `text`: the rarest
-    character first, what precedes it as a fixed-width lookbehind, what follows it after."""
+    character first, then what follows it, then what precedes it as a fixed-width lookbehind
+    over the whole of `text` (after the rest, so an alternative whose next character differs
+    is skipped by `re` without evaluating an assertion)."""
     i = _anchor(text, ci)
-    body = (f"(?<={re.escape(text[: i + 1])})" if i else "") + re.escape(text[i + 1 :])
-    body = f"(?i:{body})" if ci else body
+    rest = "".join(_either_case(c) for c in text[i + 1 :]) if ci else re.escape(text[i + 1 :])
+    behind = f"(?i:{re.escape(text)})" if ci else re.escape(text)
+    body = rest + (f"(?<={behind})" if i else "")
     return i, [(a, body) for a in ({text[i].lower(), text[i].upper()} if ci else {text[i]})]
 
 
@@ -212,8 +221,8 @@ def literal_finder(detectors: Sequence[Detector]) -> tuple[re.Pattern[str], list
             for a, body in anchored:
                 by_anchor.setdefault(a, []).append((body, i, rev, k, d.ignore_case))
     order = sorted(by_anchor, key=lambda a: -_RARITY.find(a))
-    pattern = "|".join(
-        re.escape(a) + "(?:" + "|".join(f"({e[0]})" for e in by_anchor[a]) + ")" for a in order
+    pattern = "|".join(  # the group last: a branch starting with a character is skipped fast
+        re.escape(a) + "(?:" + "|".join(f"{e[0]}()" for e in by_anchor[a]) + ")" for a in order
     )
     related: list[frozenset[int]] = [frozenset()]
     for a in order:
