@@ -209,30 +209,37 @@ def _may_meet(a: str, i: int, b: str, j: int, ci: bool) -> bool:
 
 
 def literal_finder(detectors: Sequence[Detector]) -> tuple[re.Pattern[str], list[frozenset[int]]]:
-    """One regex over REVERSED text finding every detector literal, anchored like
-    `build_trigger`, each literal its own group; for each group, the detectors to run when it
-    matches: its own, and those of the literals that may match at the same place (only one
-    alternative is reported there)."""
-    by_anchor: dict[str, list[tuple[str, int, str, int, bool]]] = {}
+    """One regex over REVERSED text finding every detector literal (and the anchor of each
+    detector without literals), anchored like `build_trigger`, each its own group; for each
+    group, the detectors to run when it matches: its own, and those of the alternatives that
+    may match at the same place (only one alternative is reported there): the literals that
+    agree with it, and every anchor of its bucket (anchors come last in a bucket)."""
+    literals: dict[str, list[tuple[str, int, str, int, bool]]] = {}
+    anchors: dict[str, list[tuple[str, int]]] = {}
     for i, d in enumerate(detectors):
         for lit in d.literals:
             rev = lit[::-1]
             k, anchored = _anchored(rev, d.ignore_case)
             for a, body in anchored:
-                by_anchor.setdefault(a, []).append((body, i, rev, k, d.ignore_case))
-    order = sorted(by_anchor, key=lambda a: -_RARITY.find(a))
+                literals.setdefault(a, []).append((body, i, rev, k, d.ignore_case))
+        if d.anchor and not d.literals:
+            first, rest = _split_anchor(d.anchor)
+            anchors.setdefault(first, []).append((f"(?:{rest})", i))
+    order = sorted({*literals, *anchors}, key=lambda a: -_RARITY.find(a))
     pattern = "|".join(  # the group last: a branch starting with a character is skipped fast
-        re.escape(a) + "(?:" + "|".join(f"{e[0]}()" for e in by_anchor[a]) + ")" for a in order
+        re.escape(a)
+        + "(?:"
+        + "|".join(f"{body}()" for body, *_ in [*literals.get(a, ()), *anchors.get(a, ())])
+        + ")"
+        for a in order
     )
     related: list[frozenset[int]] = [frozenset()]
     for a in order:
-        bucket = by_anchor[a]
-        for _, _own, rev, k, ci in bucket:
-            related.append(
-                frozenset(
-                    j for _, j, rev2, k2, ci2 in bucket if _may_meet(rev, k, rev2, k2, ci or ci2)
-                )
-            )
+        bucket, anchored_here = literals.get(a, []), {j for _, j in anchors.get(a, ())}
+        for _, own, rev, k, ci in bucket:
+            meet = (j for _, j, rev2, k2, ci2 in bucket if _may_meet(rev, k, rev2, k2, ci or ci2))
+            related.append(frozenset((own, *meet, *anchored_here)))
+        related.extend(frozenset(anchored_here) for _ in anchors.get(a, ()))
     return re.compile(pattern or "(?!)", re.ASCII), related
 
 
@@ -282,7 +289,9 @@ class TextScrubber:
         ]  # fmt: skip
         finder, self._related = literal_finder(detectors)
         self._find = finder.search
-        self._always = frozenset(i for i, d in enumerate(detectors) if not d.literals)
+        self._always = frozenset(
+            i for i, d in enumerate(detectors) if not d.literals and not d.anchor
+        )
         self._plain = [
             (rx, replacer("secret" if "secret" in rx.groupindex else 0, mask)) for rx in plain
         ]
