@@ -143,6 +143,24 @@ def test_anchored_trigger_finds_any_literal_anywhere(
     assert trigger.search((before + lit + after)[::-1]) is not None
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(LITERALS, st.booleans()), min_size=2, max_size=6), FILLER, FILLER,
+       st.data())  # fmt: skip
+def test_every_detector_whose_literal_is_present_runs(
+    literals: list[tuple[str, bool]], before: str, after: str, data: st.DataObject
+) -> None:
+    """Detectors whose literals share an anchor or overlap each run where their literal is."""
+    detectors = []
+    for i, (lit, ci) in enumerate(literals):  # a regex in any case when the literal may be
+        regex = ("(?i:{})" if ci else "{}").format(re.escape(lit)) + "([0-9]{6})"
+        detectors.append(Detector(f"custom{i}", regex, (lit,), group=1, ignore_case=ci))
+    lit, ci = data.draw(st.sampled_from(literals))
+    if ci:
+        lit = data.draw(st.sampled_from([lit, lit.upper(), lit.swapcase()]))
+    text = f"{before} {lit}938271 {after}"
+    assert f"{lit}938271" not in Redactor(patterns=detectors).redact_text(text)
+
+
 PW = "Zq9" + "vT4wYc7Nb"  # matches no vendor format: only the syntax around it can hide it
 SYNTAXES = [
     f'bitbucket_TOKEN ?= "{PW}"',

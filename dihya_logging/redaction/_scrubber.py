@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from typing import cast
 
 from dihya_logging.redaction._detectors import Detector
 
@@ -208,12 +209,26 @@ def _may_meet(a: str, i: int, b: str, j: int, ci: bool) -> bool:
     return True
 
 
-def literal_finder(detectors: Sequence[Detector]) -> tuple[re.Pattern[str], list[frozenset[int]]]:
+Here = Callable[[str, int], bool]
+"""Whether an alternative of the literal finder matches reversed text at an anchor position."""
+
+
+def _literal_here(rev: str, k: int, ci: bool) -> Here:
+    """Whether reversed literal `rev`, anchored at its index `k`, is at a position of the text."""
+    if ci:
+        low = rev.lower()
+        return lambda text, p: p >= k and text[p - k : p - k + len(low)].lower() == low
+    return lambda text, p: p >= k and text.startswith(rev, p - k)
+
+
+def literal_finder(
+    detectors: Sequence[Detector],
+) -> tuple[re.Pattern[str], list[tuple[frozenset[int], tuple[tuple[int, Here], ...]]]]:
     """One regex over REVERSED text finding every detector literal (and the anchor of each
     detector without literals), anchored like `build_trigger`, each its own group; for each
-    group, the detectors to run when it matches: its own, and those of the alternatives that
-    may match at the same place (only one alternative is reported there): the literals that
-    agree with it, and every anchor of its bucket (anchors come last in a bucket)."""
+    group, the detector it names, and the others whose alternative may match at the same place
+    (only one alternative is reported there), each with the check that it does: the literals
+    that agree with it, and every anchor of its bucket (anchors come last in a bucket)."""
     literals: dict[str, list[tuple[str, int, str, int, bool]]] = {}
     anchors: dict[str, list[tuple[str, int]]] = {}
     for i, d in enumerate(detectors):
@@ -233,13 +248,21 @@ def literal_finder(detectors: Sequence[Detector]) -> tuple[re.Pattern[str], list
         + ")"
         for a in order
     )
-    related: list[frozenset[int]] = [frozenset()]
+    related: list[tuple[frozenset[int], tuple[tuple[int, Here], ...]]] = [(frozenset(), ())]
     for a in order:
-        bucket, anchored_here = literals.get(a, []), {j for _, j in anchors.get(a, ())}
+        bucket = literals.get(a, [])
+        anchored_here = tuple(
+            (j, cast(Here, re.compile(re.escape(a) + body, re.ASCII).match))
+            for body, j in anchors.get(a, ())
+        )
         for _, own, rev, k, ci in bucket:
-            meet = (j for _, j, rev2, k2, ci2 in bucket if _may_meet(rev, k, rev2, k2, ci or ci2))
-            related.append(frozenset((own, *meet, *anchored_here)))
-        related.extend(frozenset(anchored_here) for _ in anchors.get(a, ()))
+            meet = tuple(
+                (j, _literal_here(rev2, k2, ci2))
+                for _, j, rev2, k2, ci2 in bucket
+                if j != own and _may_meet(rev, k, rev2, k2, ci or ci2)
+            )
+            related.append((frozenset((own,)), meet + anchored_here))
+        related.extend((frozenset((j,)), anchored_here) for _, j in anchors.get(a, ()))
     return re.compile(pattern or "(?!)", re.ASCII), related
 
 
@@ -383,9 +406,14 @@ class TextScrubber:
         run, related, find = set(self._always), self._related, self._find
         rev = text[::-1]
         m = find(rev)
-        while m is not None:  # every place a literal is: the detectors it names
-            run |= related[m.lastindex or 0]
-            m = find(rev, m.start() + 1)
+        while m is not None:  # every place a literal is: the detectors whose literal is there
+            own, maybe = related[m.lastindex or 0]
+            run |= own
+            at = m.start()
+            for j, here in maybe:
+                if j not in run and here(rev, at):
+                    run.add(j)
+            m = find(rev, at + 1)
         detectors = self._detectors
         for i in sorted(run):  # the catalogue's order
             rx, _, _, replace = detectors[i]
