@@ -230,3 +230,22 @@ def test_a_vendor_uri_scheme_is_not_a_key(vendor: str) -> None:
     uri = f"{vendor}://0f3c8e2a9d7b4c61a5e2b7d9c4f1a8e3"
     assert Redactor().redact_text(f"exported to {uri}") == f"exported to {uri}"
     assert "0f3c8e2a" not in Redactor().redact_text(f"{vendor}: 0f3c8e2a9d7b4c61a5e2b7d9c4f1a8e3")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"--password {PW}",
+        f"run\t--password {PW}",
+        f"login\t-p {PW}",
+        f"echo '--password {PW}'",
+        f"(--token {PW})",
+        f"a machine h login u password {PW}",
+    ],
+)
+def test_flags_at_the_start_after_a_tab_or_in_a_batch_are_masked(text: str) -> None:
+    """A flag or .netrc entry is found alone, first, after a tab, and among other new strings."""
+    r = Redactor()
+    assert PW not in r.redact_text(text)
+    assert PW not in repr(Redactor().redact({"a": "build-1 ok", "b": [text, "x-y"]}))
+    assert PW not in repr(Redactor().redact({"a": "ok", "b": text}))

@@ -272,10 +272,16 @@ def _named_key(before: str) -> str | None:
     return m.group(1) if m is not None else None
 
 
+_FLAG_DASH = re.compile(r"-(?<=[\s\"'(]-)")
+"""A dash where `_FLAG` may start a flag (after a space, a newline, a quote, a parenthesis):
+``re`` looks only at the dashes."""
+
+
 def _may_hold_flags(text: str) -> bool:
     """Cheap necessary condition for a command-line flag (``--password x``, ``-u user:pw``) or
-    a ``.netrc`` entry (``machine h login u password p``)."""
-    return text[:1] == "-" or " -" in text or "\t-" in text or "machine " in text
+    a ``.netrc`` entry (``machine h login u password p``), also at the start of any line (the
+    strings of a batch are checked joined by newlines)."""
+    return text[:1] == "-" or _FLAG_DASH.search(text) is not None or "machine " in text
 
 
 def _may_be_kube_secret(text: str) -> bool:
