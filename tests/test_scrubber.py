@@ -143,6 +143,24 @@ def test_anchored_trigger_finds_any_literal_anywhere(
     assert trigger.search((before + lit + after)[::-1]) is not None
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(LITERALS, st.booleans()), min_size=2, max_size=6), FILLER, FILLER,
+       st.data())  # fmt: skip
+def test_every_detector_whose_literal_is_present_runs(
+    literals: list[tuple[str, bool]], before: str, after: str, data: st.DataObject
+) -> None:
+    """Detectors whose literals share an anchor or overlap each run where their literal is."""
+    detectors = []
+    for i, (lit, ci) in enumerate(literals):  # a regex in any case when the literal may be
+        regex = ("(?i:{})" if ci else "{}").format(re.escape(lit)) + "([0-9]{6})"
+        detectors.append(Detector(f"custom{i}", regex, (lit,), group=1, ignore_case=ci))
+    lit, ci = data.draw(st.sampled_from(literals))
+    if ci:
+        lit = data.draw(st.sampled_from([lit, lit.upper(), lit.swapcase()]))
+    text = f"{before} {lit}938271 {after}"
+    assert f"{lit}938271" not in Redactor(patterns=detectors).redact_text(text)
+
+
 PW = "Zq9" + "vT4wYc7Nb"  # matches no vendor format: only the syntax around it can hide it
 SYNTAXES = [
     f'bitbucket_TOKEN ?= "{PW}"',
@@ -212,3 +230,22 @@ def test_a_vendor_uri_scheme_is_not_a_key(vendor: str) -> None:
     uri = f"{vendor}://0f3c8e2a9d7b4c61a5e2b7d9c4f1a8e3"
     assert Redactor().redact_text(f"exported to {uri}") == f"exported to {uri}"
     assert "0f3c8e2a" not in Redactor().redact_text(f"{vendor}: 0f3c8e2a9d7b4c61a5e2b7d9c4f1a8e3")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"--password {PW}",
+        f"run\t--password {PW}",
+        f"login\t-p {PW}",
+        f"echo '--password {PW}'",
+        f"(--token {PW})",
+        f"a machine h login u password {PW}",
+    ],
+)
+def test_flags_at_the_start_after_a_tab_or_in_a_batch_are_masked(text: str) -> None:
+    """A flag or .netrc entry is found alone, first, after a tab, and among other new strings."""
+    r = Redactor()
+    assert PW not in r.redact_text(text)
+    assert PW not in repr(Redactor().redact({"a": "build-1 ok", "b": [text, "x-y"]}))
+    assert PW not in repr(Redactor().redact({"a": "ok", "b": text}))

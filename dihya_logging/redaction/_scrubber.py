@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from typing import cast
 
 from dihya_logging.redaction._detectors import Detector
 
@@ -101,6 +102,12 @@ def _anchor(text: str, ci: bool) -> int:
     return min(ranks)[1]
 
 
+def _either_case(c: str) -> str:
+    """`c` in either case as a character class (``[gG]``): unlike ``(?i:g)``, a class lets `re`
+    skip an alternation branch that cannot start here without entering it."""
+    return f"[{c.lower()}{c.upper()}]" if c.lower() != c.upper() else re.escape(c)
+
+
 def _split_anchor(anchor: str) -> tuple[str, str]:
     """(first literal character, rest) of a detector's reversed anchor regex."""
     if anchor.startswith("\\"):
@@ -110,10 +117,13 @@ def _split_anchor(anchor: str) -> tuple[str, str]:
 
 def _anchored(text: str, ci: bool) -> tuple[int, list[tuple[str, str]]]:
     """(anchor index, [(anchor character, regex of the rest)]) of reversed `text`: the rarest
-    character first, what precedes it as a fixed-width lookbehind, what follows it after."""
+    character first, then what follows it, then what precedes it as a fixed-width lookbehind
+    over the whole of `text` (after the rest, so an alternative whose next character differs
+    is skipped by `re` without evaluating an assertion)."""
     i = _anchor(text, ci)
-    body = (f"(?<={re.escape(text[: i + 1])})" if i else "") + re.escape(text[i + 1 :])
-    body = f"(?i:{body})" if ci else body
+    rest = "".join(_either_case(c) for c in text[i + 1 :]) if ci else re.escape(text[i + 1 :])
+    behind = f"(?i:{re.escape(text)})" if ci else re.escape(text)
+    body = rest + (f"(?<={behind})" if i else "")
     return i, [(a, body) for a in ({text[i].lower(), text[i].upper()} if ci else {text[i]})]
 
 
@@ -199,31 +209,60 @@ def _may_meet(a: str, i: int, b: str, j: int, ci: bool) -> bool:
     return True
 
 
-def literal_finder(detectors: Sequence[Detector]) -> tuple[re.Pattern[str], list[frozenset[int]]]:
-    """One regex over REVERSED text finding every detector literal, anchored like
-    `build_trigger`, each literal its own group; for each group, the detectors to run when it
-    matches: its own, and those of the literals that may match at the same place (only one
-    alternative is reported there)."""
-    by_anchor: dict[str, list[tuple[str, int, str, int, bool]]] = {}
+Here = Callable[[str, int], bool]
+"""Whether an alternative of the literal finder matches reversed text at an anchor position."""
+
+
+def _literal_here(rev: str, k: int, ci: bool) -> Here:
+    """Whether reversed literal `rev`, anchored at its index `k`, is at a position of the text."""
+    if ci:
+        low = rev.lower()
+        return lambda text, p: p >= k and text[p - k : p - k + len(low)].lower() == low
+    return lambda text, p: p >= k and text.startswith(rev, p - k)
+
+
+def literal_finder(
+    detectors: Sequence[Detector],
+) -> tuple[re.Pattern[str], list[tuple[frozenset[int], tuple[tuple[int, Here], ...]]]]:
+    """One regex over REVERSED text finding every detector literal (and the anchor of each
+    detector without literals), anchored like `build_trigger`, each its own group; for each
+    group, the detector it names, and the others whose alternative may match at the same place
+    (only one alternative is reported there), each with the check that it does: the literals
+    that agree with it, and every anchor of its bucket (anchors come last in a bucket)."""
+    literals: dict[str, list[tuple[str, int, str, int, bool]]] = {}
+    anchors: dict[str, list[tuple[str, int]]] = {}
     for i, d in enumerate(detectors):
         for lit in d.literals:
             rev = lit[::-1]
             k, anchored = _anchored(rev, d.ignore_case)
             for a, body in anchored:
-                by_anchor.setdefault(a, []).append((body, i, rev, k, d.ignore_case))
-    order = sorted(by_anchor, key=lambda a: -_RARITY.find(a))
-    pattern = "|".join(
-        re.escape(a) + "(?:" + "|".join(f"({e[0]})" for e in by_anchor[a]) + ")" for a in order
+                literals.setdefault(a, []).append((body, i, rev, k, d.ignore_case))
+        if d.anchor and not d.literals:
+            first, rest = _split_anchor(d.anchor)
+            anchors.setdefault(first, []).append((f"(?:{rest})", i))
+    order = sorted({*literals, *anchors}, key=lambda a: -_RARITY.find(a))
+    pattern = "|".join(  # the group last: a branch starting with a character is skipped fast
+        re.escape(a)
+        + "(?:"
+        + "|".join(f"{body}()" for body, *_ in [*literals.get(a, ()), *anchors.get(a, ())])
+        + ")"
+        for a in order
     )
-    related: list[frozenset[int]] = [frozenset()]
+    related: list[tuple[frozenset[int], tuple[tuple[int, Here], ...]]] = [(frozenset(), ())]
     for a in order:
-        bucket = by_anchor[a]
-        for _, _own, rev, k, ci in bucket:
-            related.append(
-                frozenset(
-                    j for _, j, rev2, k2, ci2 in bucket if _may_meet(rev, k, rev2, k2, ci or ci2)
-                )
+        bucket = literals.get(a, [])
+        anchored_here = tuple(
+            (j, cast(Here, re.compile(re.escape(a) + body, re.ASCII).match))
+            for body, j in anchors.get(a, ())
+        )
+        for _, own, rev, k, ci in bucket:
+            meet = tuple(
+                (j, _literal_here(rev2, k2, ci2))
+                for _, j, rev2, k2, ci2 in bucket
+                if j != own and _may_meet(rev, k, rev2, k2, ci or ci2)
             )
+            related.append((frozenset((own,)), meet + anchored_here))
+        related.extend((frozenset((j,)), anchored_here) for _, j in anchors.get(a, ()))
     return re.compile(pattern or "(?!)", re.ASCII), related
 
 
@@ -233,10 +272,16 @@ def _named_key(before: str) -> str | None:
     return m.group(1) if m is not None else None
 
 
+_FLAG_DASH = re.compile(r"-(?<=[\s\"'(]-)")
+"""A dash where `_FLAG` may start a flag (after a space, a newline, a quote, a parenthesis):
+``re`` looks only at the dashes."""
+
+
 def _may_hold_flags(text: str) -> bool:
     """Cheap necessary condition for a command-line flag (``--password x``, ``-u user:pw``) or
-    a ``.netrc`` entry (``machine h login u password p``)."""
-    return text[:1] == "-" or " -" in text or "\t-" in text or "machine " in text
+    a ``.netrc`` entry (``machine h login u password p``), also at the start of any line (the
+    strings of a batch are checked joined by newlines)."""
+    return text[:1] == "-" or _FLAG_DASH.search(text) is not None or "machine " in text
 
 
 def _may_be_kube_secret(text: str) -> bool:
@@ -273,7 +318,9 @@ class TextScrubber:
         ]  # fmt: skip
         finder, self._related = literal_finder(detectors)
         self._find = finder.search
-        self._always = frozenset(i for i, d in enumerate(detectors) if not d.literals)
+        self._always = frozenset(
+            i for i, d in enumerate(detectors) if not d.literals and not d.anchor
+        )
         self._plain = [
             (rx, replacer("secret" if "secret" in rx.groupindex else 0, mask)) for rx in plain
         ]
@@ -365,9 +412,14 @@ class TextScrubber:
         run, related, find = set(self._always), self._related, self._find
         rev = text[::-1]
         m = find(rev)
-        while m is not None:  # every place a literal is: the detectors it names
-            run |= related[m.lastindex or 0]
-            m = find(rev, m.start() + 1)
+        while m is not None:  # every place a literal is: the detectors whose literal is there
+            own, maybe = related[m.lastindex or 0]
+            run |= own
+            at = m.start()
+            for j, here in maybe:
+                if j not in run and here(rev, at):
+                    run.add(j)
+            m = find(rev, at + 1)
         detectors = self._detectors
         for i in sorted(run):  # the catalogue's order
             rx, _, _, replace = detectors[i]
