@@ -268,3 +268,19 @@ def test_csv_writer_matches_a_plain_reference(
     out = io.BytesIO()
     assert write_csv(iter(records), out, expected_keys=expected) == len(records)
     assert out.getvalue() == _reference_csv(records)
+
+
+@pytest.mark.parametrize("copies", [1, 700], ids=["one-row", "many-rows"])
+def test_a_nul_character_is_written_as_a_replacement_character(copies: int) -> None:
+    """A NUL (CSV readers refuse it, Python's own before 3.11) is exported as U+FFFD, in a
+    first row and in rows that take the writer's fast path, and the export reads back."""
+    records = [{"timestamp": "\x00", "files": ["a\x00b.py"], "late": "x\x00"}] * copies
+    out = io.BytesIO()
+    assert write_csv(iter(records), out) == copies
+    text = out.getvalue().decode("utf-8")
+    assert "\x00" not in text
+    rows = list(csv.reader(io.StringIO(text)))
+    assert len(rows) == copies + 1
+    header = rows[0]
+    assert rows[-1][header.index("timestamp")] == "\ufffd"
+    assert rows[-1][header.index("late")] == "x\ufffd"

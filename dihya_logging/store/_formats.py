@@ -160,7 +160,10 @@ def _json_text(value: Any) -> str:
 
 
 def _guard(text: str) -> str:
-    """Neutralise spreadsheet formulas and mark text that could be misread as JSON."""
+    """Neutralise spreadsheet formulas and mark text that could be misread as JSON; a NUL
+    (which CSV readers refuse: Python's before 3.11, spreadsheets) becomes U+FFFD."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
     return "'" + text if text[:1] in _GUARD_CHARS else text
 
 
@@ -353,6 +356,9 @@ def _write_row(cells: list[str], parts: list[str], writerow: Callable[[list[str]
     """Append one CSV row: joined directly when no cell needs quotes (one check over the
     joined line), else through the csv module (RFC 4180 quoting)."""
     line = ",".join(cells)
+    if "\x00" in line:  # text that took the shape plan's path, not `_guard`: as `_guard` does
+        cells = [cell.replace("\x00", "\ufffd") for cell in cells]
+        line = ",".join(cells)
     if '"' in line or "\n" in line or "\r" in line or line.count(",") != len(cells) - 1:
         writerow(cells)
     else:
