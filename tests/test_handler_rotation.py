@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from helpers_sink import finish, parse_all, read_lines, run_child
 from pythonjsonlogger.json import JsonFormatter
 
-import dihya_logging.sink._handler as handler_module
 from dihya_logging._logset import LogSet
 from dihya_logging.sink._handler import GenerationLogHandler
 
@@ -70,27 +70,24 @@ def test_local_time_rotation_is_refused(log_path: Path) -> None:
         GenerationLogHandler(log_path, when="midnight", utc=False, delay=True)
 
 
-def test_writers_agree_on_exactly_one_time_rotation(
-    log_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_writers_agree_on_exactly_one_time_rotation(log_path: Path) -> None:
     """Two writers crossing period boundaries rotate once per period, never twice."""
-    clock = [1_000_000.2]
-    monkeypatch.setattr(handler_module, "_now", lambda: clock[0])
-    one, two = (
-        handler_on(log_path, when="S", interval=10),
-        handler_on(log_path, when="S", interval=10),
-    )
-    try:
-        seq = 0
-        for _period in range(4):
-            for _ in range(6):
-                (one if seq % 2 else two).handle(record(seq))
-                seq += 1
-                clock[0] += 1.0  # 6 records per 10 s period, alternating writers
-            clock[0] += 4.0
-    finally:
-        one.close()
-        two.close()
+    with time_machine.travel(1_000_000.2, tick=False) as clock:
+        one, two = (
+            handler_on(log_path, when="S", interval=10),
+            handler_on(log_path, when="S", interval=10),
+        )
+        try:
+            seq = 0
+            for _period in range(4):
+                for _ in range(6):
+                    (one if seq % 2 else two).handle(record(seq))
+                    seq += 1
+                    clock.shift(1.0)  # 6 records per 10 s period, alternating writers
+                clock.shift(4.0)
+        finally:
+            one.close()
+            two.close()
     files = LogSet(log_path).files()
     per_file = [[r["seq"] for r in parse_all(p.read_bytes().splitlines(True))] for p in files]
     assert per_file == [list(range(n, n + 6)) for n in range(0, 24, 6)]
