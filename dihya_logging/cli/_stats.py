@@ -78,7 +78,7 @@ def duration_of(value: object) -> Optional[float]:
 
 def whole(value: float) -> float:
     """``value``, as an int when it is whole (``120`` rather than ``120.0``)."""
-    return int(value) if value.is_integer() else value
+    return int(value) if float(value).is_integer() else value
 
 
 def percentile(values: list[float], rank: float) -> float:
