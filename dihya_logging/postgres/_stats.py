@@ -1,6 +1,6 @@
 """``dihya-logs stats`` and ``report`` on a table: the figures computed by the database.
 
-One scan with ``GROUPING SETS`` counts records per event and generations per status, stack,
+One query with ``GROUPING SETS`` counts records per event and generations per status, stack,
 template, user and period, with errors and ``percentile_disc`` p50/p95 of ``duration_ms`` per
 group; the stack, template and user rankings are cut to ``--top`` in SQL (a window ranks them).
 Only those aggregated rows reach the client. The SQL spells the definitions of
@@ -34,55 +34,53 @@ from dihya_logging.postgres._schema import table_sql
 
 __all__ = ["database_stats", "generation_span"]
 
-_SETS: Final = ("event", "status", "stack", "template", "user", "period")
-"""The grouping sets, in the order of the ``GROUPING(...)`` arguments (the last bit is
-``period``); the empty set (every bit set) is the overall figures."""
 _CUT: Final = ("stack", "template", "user")
 """The rankings ``--top`` cuts."""
 
 
-def _mask(name: str) -> int:
-    """``GROUPING(ev, st, sk, tp, us, pd)`` of the grouping set ``name``: its bit clear."""
-    every = (1 << len(_SETS)) - 1
-    return every & ~(1 << (len(_SETS) - 1 - _SETS.index(name)))
-
-
 def _key(field: str) -> sql.Composable:
-    """The group of a record field: a string's text, another JSON value's JSON text,
-    ``(none)`` when missing, null or empty (`group_key`)."""
-    value = sql.SQL("(record -> {})").format(sql.Literal(field))
-    return sql.SQL(
-        "coalesce(nullif(CASE WHEN jsonb_typeof({v}) = 'string' THEN {v} #>> '{{}}' "
-        "ELSE nullif({v}, 'null'::jsonb)::text END, ''), {none})"
-    ).format(v=value, none=sql.Literal(NONE_KEY))
+    """The group of a record field (`group_key`): ``->>`` gives a string's text and any other
+    JSON value's JSON text; missing, null or empty is ``(none)``."""
+    return sql.SQL("coalesce(nullif(record ->> {}, ''), {})").format(
+        sql.Literal(field), sql.Literal(NONE_KEY)
+    )
 
 
 _QUERY: Final = """
-WITH r AS (
+WITH r AS NOT MATERIALIZED (
     SELECT coalesce(event, {none}) AS ev, g, g AND status = 'error' AS failed,
-           CASE WHEN g THEN {status} END AS st, CASE WHEN g THEN {stack} END AS sk,
-           CASE WHEN g THEN {template} END AS tp, CASE WHEN g THEN {user} END AS us,
-           CASE WHEN g THEN date_trunc({by}, ts AT TIME ZONE 'UTC') END AS pd,
-           CASE WHEN g AND jsonb_typeof(record -> 'duration_ms') = 'number'
+           CASE WHEN g THEN {status} END AS st, CASE WHEN g THEN {user} END AS us,
+           {stack} AS sk, {template} AS tp, date_trunc({by}, ts AT TIME ZONE 'UTC') AS pd,
+           CASE WHEN jsonb_typeof(record -> 'duration_ms') = 'number'
                 AND abs((record -> 'duration_ms')::numeric) < {limit}
                 THEN (record -> 'duration_ms')::numeric::float8 END AS dur
     FROM (SELECT *, event IS NOT DISTINCT FROM {generation} AS g FROM {table}{where}) AS src
 ), grouped AS (
-    SELECT GROUPING(ev, st, sk, tp, us, pd) AS grp, coalesce(ev, st, sk, tp, us) AS key, pd,
-           count(*) AS records, count(*) FILTER (WHERE g) AS generations,
-           count(*) FILTER (WHERE failed) AS errors,
-           percentile_disc(%s::float8) WITHIN GROUP (ORDER BY dur) AS p50,
-           percentile_disc(%s::float8) WITHIN GROUP (ORDER BY dur) AS p95
-    FROM r GROUP BY GROUPING SETS ((ev), (st), (sk), (tp), (us), (pd), ())
+    SELECT CASE GROUPING(ev, st, us) WHEN 3 THEN 'event' WHEN 5 THEN 'status' ELSE 'user' END
+               AS grp,
+           coalesce(ev, st, us) AS key, NULL::timestamp AS pd, count(*) AS records,
+           count(*) FILTER (WHERE g) AS generations, count(*) FILTER (WHERE failed) AS errors,
+           NULL::float8 AS p50, NULL::float8 AS p95
+    FROM r GROUP BY GROUPING SETS ((ev), (st), (us))
+    UNION ALL
+    SELECT CASE GROUPING(sk, tp, pd) WHEN 3 THEN 'stack' WHEN 5 THEN 'template'
+                WHEN 6 THEN 'period' ELSE 'all' END,
+           coalesce(sk, tp), pd, count(*), count(*), count(*) FILTER (WHERE failed),
+           percentile_disc(%s::float8) WITHIN GROUP (ORDER BY dur),
+           percentile_disc(%s::float8) WITHIN GROUP (ORDER BY dur)
+    FROM r WHERE g GROUP BY GROUPING SETS ((sk), (tp), (pd), ())
 ), ranked AS (
     SELECT *, row_number() OVER (PARTITION BY grp
                                  ORDER BY generations DESC, key COLLATE "C") AS place,
            count(*) OVER (PARTITION BY grp) AS total
-    FROM grouped WHERE grp IN ({every}, {events}) OR generations > 0
+    FROM grouped WHERE grp IN ('all', 'event') OR generations > 0
 )
 SELECT grp, key, pd, records, generations, errors, p50, p95, total FROM ranked
 WHERE %s = 0 OR place <= %s OR grp NOT IN ({cut})
 """
+"""Counts per event, status and user (hashable: no percentile) and figures per stack,
+template and period (sorted for ``percentile_disc``) are two branches over the same rows,
+which PostgreSQL runs in parallel; the `_CUT` rankings keep their first ``top`` rows."""
 
 
 def generation_span(
@@ -127,27 +125,27 @@ def database_stats(
         limit=sql.Literal(DURATION_LIMIT),
         table=table_sql(table),
         where=where,
-        every=sql.Literal((1 << len(_SETS)) - 1),
-        events=sql.Literal(_mask("event")),
-        cut=sql.SQL(", ").join(sql.Literal(_mask(name)) for name in _CUT),
+        cut=sql.SQL(", ").join(sql.Literal(name) for name in _CUT),
     )
-    rows = conn.execute(query, [*params, 50 / 100, 95 / 100, top, top]).fetchall()
-    by_set: dict[int, list[tuple[Any, ...]]] = {}
+    with conn.transaction():
+        conn.execute("SET LOCAL jit = off")  # compiling this query costs more than it saves
+        rows = conn.execute(query, [*params, 50 / 100, 95 / 100, top, top]).fetchall()
+    by_set: dict[str, list[tuple[Any, ...]]] = {}
     for row in rows:
         by_set.setdefault(row[0], []).append(row[1:])
-    overall = by_set.get((1 << len(_SETS)) - 1, [(None, None, 0, 0, 0, None, None, 1)])[0]
+    overall = by_set.get("all", [(None, None, 0, 0, 0, None, None, 1)])[0]
 
     def counts(name: str, column: int) -> list[tuple[str, int]]:
-        return ranked({row[0]: row[column] for row in by_set.get(_mask(name), [])})
+        return ranked({row[0]: row[column] for row in by_set.get(name, [])})
 
     def ranking(name: str) -> Ranking[Figures]:
-        found = by_set.get(_mask(name), [])
-        order = ranked({row[0]: row[3] for row in found})
+        found = by_set.get(name, [])
         figures = {row[0]: _figures(row) for row in found}
+        order = ranked({key: item.generations for key, item in figures.items()})
         return Ranking([(key, figures[key]) for key, _ in order], found[0][-1] if found else 0)
 
-    users = by_set.get(_mask("user"), [])
-    periods = sorted(by_set.get(_mask("period"), []), key=lambda row: row[1])
+    users = by_set.get("user", [])
+    periods = sorted(by_set.get("period", []), key=lambda row: row[1])
     return Stats(
         by=by,
         top=top,
