@@ -15,13 +15,14 @@ with PostgreSQL's durable defaults, as the tests do it (`tests/pg_server.py`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 __all__ = ["main"]
 
@@ -62,7 +63,6 @@ def fill(dsn: str, rows: int, partition: bool) -> dict[str, Any]:
             months = [first + timedelta(days=d) for d in range(0, days, 28)]
             ensure_partitions(conn, "dihya_generation_log", months)
         else:
-            sys.path.insert(0, str(ROOT / "tests"))
             from test_postgres_partitions import PLAIN_TABLE  # type: ignore[import-not-found]
 
             conn.execute(PLAIN_TABLE.encode())
@@ -111,28 +111,34 @@ def measure(dsn: str) -> dict[str, float]:
     return out
 
 
+@contextlib.contextmanager
+def _database(dsn: Optional[str]) -> Iterator[str]:
+    """``dsn``, or a fresh database on a private durable cluster, destroyed afterwards."""
+    if dsn is not None:
+        yield dsn
+        return
+    from pg_server import start_server  # type: ignore[import-not-found]
+
+    server = start_server(durable=True)
+    try:
+        yield server.create_database("bench")
+    finally:
+        server.destroy()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Fill the table, print the timings."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_pgstats")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the table")
     parser.add_argument("--dsn", help="an existing database (default: a private cluster)")
     parser.add_argument("--plain", action="store_true", help="a plain (unpartitioned) table")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "tests"))
-    server = None
-    dsn = args.dsn
-    if dsn is None:
-        from pg_server import start_server  # type: ignore[import-not-found]
-
-        server = start_server(durable=True)
-        dsn = server.create_database("bench")
-    try:
+    with _database(args.dsn) as dsn:
         filled = fill(dsn, args.rows, partition=not args.plain)
         print(f"filled {filled['rows']:,} rows in {filled['fill_seconds']:.1f} s", flush=True)
         for name, seconds in measure(dsn).items():
             print(f"{name:>22}: {seconds:7.2f} s", flush=True)
-    finally:
-        if server is not None:
-            server.destroy()
     return 0
 
 

@@ -8,6 +8,7 @@ import random
 import re
 import socket
 import threading
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,15 @@ from typing import Any
 import psycopg
 import pytest
 from helpers_export import run_cli, write_rotated_log
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pg_server import PgServer, pg_dsn_fixture, pg_server_fixture  # noqa: F401
 from test_postgres_partitions import PLAIN_TABLE
 
-from dihya_logging.cli._stats import percentile
-from dihya_logging.postgres import import_log_set
+from dihya_logging.cli._stats import Stats, percentile
+from dihya_logging.postgres import PostgresStore, import_log_set
+from dihya_logging.store._backend import RecordFilter
+from dihya_logging.store._filestore import FileStore
 
 pytestmark = pytest.mark.postgres
 
@@ -237,7 +242,8 @@ class RowCountingProxy:
 
     def dsn(self, dsn: str, server_port: int) -> str:
         """``dsn`` through this relay, in clear (the counter reads the protocol)."""
-        return dsn.replace(f":{server_port}/", f":{self.port}/") + "?sslmode=disable"
+        relayed = dsn.replace(f":{server_port}/", f":{self.port}/")
+        return relayed + "?sslmode=disable&gssencmode=disable"
 
     def take(self) -> int:
         """Rows counted since the last call."""
@@ -323,3 +329,63 @@ def test_report_on_a_database_matches_the_file_log(
     assert pages[0] == pages[1]
     audit_rows = re.findall(r"<tr><td>20\d\d-[^<]*</td><td>(\w+)</td><td>(ops\d)", pages[0])
     assert audit_rows == [("purge", "ops3"), ("export", "ops2")]
+
+
+_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=6
+)
+_KEYS = st.one_of(st.sampled_from(["a", "b", "B", "é", "", "(none)"]), _TEXT, st.integers(-9, 99),
+                  st.booleans(), st.none())  # fmt: skip
+_DURATIONS = st.one_of(st.integers(-(10**6), 10**9), st.booleans(), st.none(), _TEXT,
+                       st.floats(-1e12, 1e12, allow_nan=False))  # fmt: skip
+_OFFSETS = st.sampled_from([None, timedelta(hours=2), timedelta(hours=-5, minutes=-30)])
+
+
+@st.composite
+def _record(draw: st.DrawFn) -> dict[str, Any]:
+    """One record: any event, odd keys, odd durations, a UTC or offset timestamp."""
+    moment = draw(st.datetimes(datetime(2025, 12, 1), datetime(2026, 6, 1)))
+    offset = draw(_OFFSETS)
+    if offset is None:
+        stamp = moment.isoformat(timespec="milliseconds") + "Z"
+    else:
+        zone = timezone(offset)
+        stamp = moment.replace(tzinfo=timezone.utc).astimezone(zone).isoformat()
+    record: dict[str, Any] = {"timestamp": stamp}
+    event = draw(st.sampled_from(["generation", "generation", "export", "purge", "", None]))
+    if event is not None:
+        record["event"] = event
+    for field in ("status", "stack", "template", "user_id", "duration_ms"):
+        if draw(st.booleans()):
+            record[field] = draw(_DURATIONS if field == "duration_ms" else _KEYS)
+    if draw(st.booleans()):
+        record["status"] = "error"
+    return record
+
+
+@given(records=st.lists(_record(), min_size=1, max_size=40),
+       by=st.sampled_from([None, "day", "week", "month"]), top=st.integers(0, 3))  # fmt: skip
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_records_give_the_same_stats_in_sql(
+    records: list[dict[str, Any]], by: Any, top: int, pg_dsn: str, tmp_path: Path
+) -> None:
+    """Whatever the records (odd keys, types, durations, offsets), the database's `Stats`
+    equal the ones counted from the same records read back from files, and, cut to ``top``
+    in SQL, print the same text and CSV."""
+    log = tmp_path / uuid.uuid4().hex / "generation.log"
+    write_rotated_log(log, records)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS dihya_generation_log")
+    import_log_set(log, pg_dsn)
+    read = list(FileStore(log).iter_records(RecordFilter()))
+    assert len(read) == len(records)
+    store = PostgresStore(pg_dsn)
+    assert store.compute_stats(RecordFilter(), by=by, top=0) == Stats.from_records(
+        read, by=by, top=0
+    )
+    on_file = Stats.from_records(read, by=by, top=top)
+    in_sql = store.compute_stats(RecordFilter(), by=by, top=top)  # rankings cut by the database
+    assert (list(in_sql.lines()), list(in_sql.rows())) == (
+        list(on_file.lines()),
+        list(on_file.rows()),
+    )

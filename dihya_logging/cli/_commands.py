@@ -392,7 +392,8 @@ def _keeping(
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    """Generations by status, stack, template, user and period; error rates; durations."""
+    """Generations by status, stack, template, user and period; error rates; durations (on a
+    database, computed there: only the aggregates travel)."""
     flt = _filter(args)
     store = _store(args)
     stats = _stats(store, flt, by=args.by, top=0 if args.json else args.top)

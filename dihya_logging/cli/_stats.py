@@ -45,13 +45,9 @@ __all__ = [
 NONE_KEY: Final = "(none)"
 """The key of records whose field is missing, null or empty."""
 PERIODS: Final = ("day", "week", "month")
-DIMENSIONS: Final = {
-    "status": "status",
-    "stack": "stack",
-    "template": "template",
-    "user": "user_id",
-}
-"""The counted dimensions (``by_<name>`` in JSON) and the record field each one reads."""
+COUNTED: Final = {"status": "status", "user": "user_id"}
+"""The dimensions only counted (``by_<name>`` in JSON) and the record field each one reads;
+stacks, templates and periods get `Figures`."""
 DURATION_LIMIT: Final = 1e308
 """A duration's magnitude must stay below this (what both Python and SQL floats hold)."""
 MORE_HINT: Final = "(--top N, or --json for all)"
@@ -327,7 +323,7 @@ class _RecordTally:
 
     def __init__(self) -> None:
         self.events: dict[str, int] = {}
-        self.counts: dict[str, dict[str, int]] = {name: {} for name in DIMENSIONS}
+        self.counts: dict[str, dict[str, int]] = {name: {} for name in COUNTED}
         self.groups: dict[str, dict[str, _Group]] = {"stack": {}, "template": {}, "day": {}}
         self.overall = _Group()
 
@@ -338,7 +334,7 @@ class _RecordTally:
         self.events[kind] = self.events.get(kind, 0) + 1
         if event != EVENT_GENERATION:
             return
-        for name, field_name in DIMENSIONS.items():
+        for name, field_name in COUNTED.items():
             counter = self.counts[name]
             key = group_key(record.get(field_name))
             counter[key] = counter.get(key, 0) + 1

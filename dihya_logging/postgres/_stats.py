@@ -12,7 +12,7 @@ key in code-point order (``COLLATE "C"``).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Final, Optional
 
 import psycopg
@@ -97,7 +97,7 @@ def generation_span(
     return granularity_of(_utc_date(first), _utc_date(last))
 
 
-def _utc_date(stamp: Optional[datetime]) -> Any:
+def _utc_date(stamp: Optional[datetime]) -> Optional[date]:
     return None if stamp is None else stamp.astimezone(timezone.utc).date()
 
 
