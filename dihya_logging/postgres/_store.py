@@ -17,14 +17,13 @@ import os
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import psycopg
 from psycopg import sql
 
 from dihya_logging._schema import EVENT_PURGE
 from dihya_logging.chain._format import ENV_CHAIN_KEY
-from dihya_logging.cli._stats import Stats
 from dihya_logging.postgres._chain import CHAIN_ID_FIELD, Authorisations, RowSealer
 from dihya_logging.postgres._dsn import PostgresError, resolve_location
 from dihya_logging.postgres._erasure import audit_line, purge_rows
@@ -41,9 +40,11 @@ from dihya_logging.postgres._schema import (
     table_exists,
     table_sql,
 )
-from dihya_logging.postgres._stats import database_stats
 from dihya_logging.store._backend import PurgeOutcome, RecordFilter
 from dihya_logging.store._pseudonym import pseudonymize_user_id
+
+if TYPE_CHECKING:
+    from dihya_logging.cli._stats import Stats
 
 __all__ = ["PostgresStore"]
 
@@ -175,6 +176,9 @@ class PostgresStore:
     def compute_stats(self, flt: RecordFilter, *, by: Optional[str] = None, top: int = 20) -> Stats:
         """What ``dihya-logs stats`` shows, computed by the database: only the aggregated rows
         travel (see `database_stats`); ``by`` None picks the period from the span."""
+        from dihya_logging.cli._stats import Stats  # the CLI's, not every handler's, import
+        from dihya_logging.postgres._stats import database_stats
+
         where, params = _where(flt)
         try:
             with self._connect() as conn:
