@@ -102,25 +102,20 @@ def file_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return log
 
 
-def _load(pg_server: PgServer, log: Path, layout: str) -> str:
-    """A fresh database holding ``log``'s records, in a partitioned or a plain table."""
+@pytest.fixture(scope="module", params=LAYOUTS)
+def database(request: pytest.FixtureRequest, pg_server: PgServer, file_log: Path) -> str:
+    """The same records in PostgreSQL, in a partitioned table and in a plain (schema 1) one."""
     dsn = pg_server.create_database()
-    if layout == "plain":
+    if request.param == "plain":
         pg_server.psql(PLAIN_TABLE, dbname=dsn.rsplit("/", 1)[1])
-    outcome = import_log_set(log, dsn)
+    outcome = import_log_set(file_log, dsn)
     assert outcome.inserted == outcome.read > 0
     with psycopg.connect(dsn) as conn:
         kind = conn.execute(
             "SELECT relkind FROM pg_class WHERE relname = 'dihya_generation_log'"
         ).fetchone()
-    assert kind == (("p",) if layout == "partitioned" else ("r",))
+    assert kind == (("p",) if request.param == "partitioned" else ("r",))
     return dsn
-
-
-@pytest.fixture(scope="module", params=LAYOUTS)
-def database(request: pytest.FixtureRequest, pg_server: PgServer, file_log: Path) -> str:
-    """The same records in PostgreSQL, in each table layout."""
-    return _load(pg_server, file_log, request.param)
 
 
 _FILE_OUTPUT: dict[tuple[str, ...], Any] = {}
