@@ -119,9 +119,28 @@ class PostgresStore:
 
     def tail(self, limit: int, flt: RecordFilter) -> list[dict[str, Any]]:
         """The newest ``limit`` matching records, oldest first (one indexed query)."""
+        return self._newest(limit, flt, None)
+
+    def latest_events(
+        self, limit: int, flt: RecordFilter, events: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` matching records of the ``events`` kinds, oldest first (the
+        report's latest audit events, through the ``(event, ts)`` index)."""
+        return self._newest(limit, flt, events)
+
+    def _newest(
+        self, limit: int, flt: RecordFilter, events: Optional[Sequence[str]]
+    ) -> list[dict[str, Any]]:
+        """``ORDER BY ts DESC, id DESC LIMIT limit`` over the matches (of ``events`` kinds
+        only, unless None), returned oldest first."""
         if limit <= 0:
             return []
         where, params = _where(flt)
+        if events is not None:
+            where = sql.SQL("{} {} event = ANY(%s)").format(
+                where, sql.SQL("AND" if params else "WHERE")
+            )
+            params = [*params, list(events)]
         query = sql.SQL(
             "SELECT record FROM (SELECT record, ts, id FROM {}{} "
             "ORDER BY ts DESC, id DESC LIMIT %s) AS newest ORDER BY ts, id"
@@ -187,27 +206,6 @@ class PostgresStore:
                 return database_stats(conn, self.table, where, params, by=by, top=top)
         except Exception as exc:
             raise self._fail("stats", exc) from None
-
-    def latest_events(
-        self, limit: int, flt: RecordFilter, events: Sequence[str]
-    ) -> list[dict[str, Any]]:
-        """The newest ``limit`` matching records of the ``events`` kinds, oldest first (the
-        report's latest audit events): one ``ORDER BY ts DESC, id DESC LIMIT`` query."""
-        if limit <= 0:
-            return []
-        where, params = _where(flt)
-        query = sql.SQL(
-            "SELECT record FROM (SELECT record, ts, id FROM (SELECT * FROM {}{}) AS src "
-            "WHERE event = ANY(%s) ORDER BY ts DESC, id DESC LIMIT %s) AS newest ORDER BY ts, id"
-        ).format(table_sql(self.table), where)
-        try:
-            with self._connect() as conn:
-                if not table_exists(conn, self.table):
-                    return []
-                rows = conn.execute(query, [*params, list(events), limit]).fetchall()
-        except Exception as exc:
-            raise self._fail("read", exc) from None
-        return [record_order(row[0]) for row in rows]
 
     # -- writing -----------------------------------------------------------------------------------
     def pseudonymize(self, user_id: str) -> str:
