@@ -12,13 +12,15 @@ import itertools
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Callable, Final, Optional
 
 from dihya_logging._logset import LogSet, open_private
 from dihya_logging._schema import EVENT_EXPORT, EVENT_GENERATION, EVENT_PURGE, EVENT_REDACT
-from dihya_logging.cli._console import Progress, RecordTable, Stats, clean
+from dihya_logging.cli._console import Progress, RecordTable, clean
+from dihya_logging.cli._stats import Stats
 from dihya_logging.store._backend import (
     LogStore,
     RecordFilter,
@@ -370,13 +372,31 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def _stats(store: LogStore, flt: RecordFilter, *, by: Optional[str], top: int) -> Stats:
+    """The store's figures: a database computes them (only aggregates travel), a file log's
+    records are counted here."""
+    compute = getattr(store, "compute_stats", None)
+    if compute is not None:
+        return compute(flt, by=by, top=top)  # type: ignore[no-any-return]
+    return Stats.from_records(store.iter_records(flt), by=by, top=top)
+
+
+def _keeping(
+    records: Iterable[dict[str, Any]], kinds: tuple[str, ...], into: deque[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """``records``, passed through, the ones of event ``kinds`` also appended to ``into``."""
+    for record in records:
+        if record.get("event") in kinds:
+            into.append(record)
+        yield record
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
-    """Generations by status, stack, template, user and period; error rates; durations."""
+    """Generations by status, stack, template, user and period; error rates; durations (on a
+    database, computed there: only the aggregates travel)."""
     flt = _filter(args)
-    stats = Stats(by=args.by, top=args.top)
     store = _store(args)
-    for record in store.iter_records(flt):
-        stats.add(record)
+    stats = _stats(store, flt, by=args.by, top=0 if args.json else args.top)
     if args.json:
         sys.stdout.write(json.dumps(stats.as_dict(), ensure_ascii=False, indent=2) + "\n")
     elif args.csv:
@@ -391,7 +411,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write a self-contained HTML audit report: figures, timeline, rates, audits, chain."""
-    from collections import deque
     from datetime import datetime, timezone
 
     from dihya_logging.cli._report import render_report
@@ -403,14 +422,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     if target.exists() and not args.overwrite:
         raise CliError(f"{args.html} exists (use --overwrite to replace it)")
     flt = _filter(args)
-    stats = Stats(by=args.by, top=0)
     audits: deque[dict[str, Any]] = deque(maxlen=args.audits)
     with Progress("reading", sys.stderr) as progress:
         store = _store(args, progress if progress.enabled else None)
-        for record in store.iter_records(flt):
-            stats.add(record)
-            if record.get("event") in AUDIT_EVENTS:
-                audits.append(record)
+        latest = getattr(store, "latest_events", None)
+        if latest is not None:  # a database: figures and audits in SQL
+            stats = _stats(store, flt, by=args.by, top=0)
+            audits.extend(latest(args.audits, flt, AUDIT_EVENTS))
+        else:
+            records = _keeping(store.iter_records(flt), AUDIT_EVENTS, audits)
+            stats = Stats.from_records(records, by=args.by, top=0)
     chain = None
     if not is_database_location(args.location):
         from dihya_logging.chain._verify import verify_generation_logs

@@ -1,4 +1,4 @@
-"""Terminal output of the `dihya-logs` command: record tables, statistics, progress lines.
+"""Terminal output of the `dihya-logs` command: record tables, progress lines.
 
 Floor 2 (schema only, no I/O beyond the stream it is given). Everything printed from a log goes
 through `clean`, so a record holding terminal escape sequences or bidirectional overrides can
@@ -7,18 +7,15 @@ neither repaint nor disguise the operator's screen.
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date
 from typing import IO, Any, Final, Optional
 
 from dihya_logging._schema import EVENT_GENERATION
 
-__all__ = ["Progress", "RecordTable", "Stats", "clean"]
+__all__ = ["Progress", "RecordTable", "clean", "fit"]
 
 _UNSAFE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _ELLIPSIS: Final = "…"
@@ -34,7 +31,7 @@ def clean(value: object) -> str:
     return _UNSAFE.sub("?", text)
 
 
-def _fit(text: str, width: int) -> str:
+def fit(text: str, width: int) -> str:
     """Cut ``text`` to ``width`` characters, marking the cut."""
     return text if len(text) <= width else text[: max(width - 1, 0)] + _ELLIPSIS
 
@@ -110,7 +107,7 @@ class RecordTable:
         out = []
         last = len(cells) - 1
         for index, cell in enumerate(cells):
-            text = _fit(cell, self.CAPS[index] if index == last else widths[index])
+            text = fit(cell, self.CAPS[index] if index == last else widths[index])
             if index == last:
                 out.append(text)
             elif self.COLUMNS[index] == "files":
@@ -118,231 +115,6 @@ class RecordTable:
             else:
                 out.append(text.ljust(widths[index]))
         return "  ".join(out).rstrip()
-
-
-class _Tally:
-    """Generations, errors and durations of one group (a stack, a template, a period)."""
-
-    __slots__ = ("durations", "errors", "generations")
-
-    def __init__(self) -> None:
-        self.generations = 0
-        self.errors = 0
-        self.durations: list[float] = []
-
-    def add(self, failed: bool, duration: Optional[float]) -> None:
-        self.generations += 1
-        self.errors += failed
-        if duration is not None:
-            self.durations.append(duration)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Counts, error rate, and p50/p95 of ``duration_ms`` when records had it."""
-        out: dict[str, Any] = {
-            "generations": self.generations,
-            "errors": self.errors,
-            "error_rate": round(self.errors / self.generations, 4) if self.generations else None,
-        }
-        if self.durations:
-            out["p50_ms"] = percentile(self.durations, 50)
-            out["p95_ms"] = percentile(self.durations, 95)
-        return out
-
-
-def percentile(values: list[float], rank: float) -> float:
-    """The ``rank``-th percentile (nearest rank, as monitoring tools report it)."""
-    ordered = sorted(values)
-    index = max(math.ceil(rank / 100 * len(ordered)) - 1, 0)
-    return ordered[index]
-
-
-def period_of(stamp: str, by: str) -> str:
-    """The period a record's timestamp falls in: ``2026-03-05``, ``2026-W10``, ``2026-03``."""
-    if by == "month":
-        return stamp[:7]
-    if by == "week":
-        try:
-            year, week, _ = date.fromisoformat(stamp[:10]).isocalendar()
-        except ValueError:
-            return "(none)"
-        return f"{year}-W{week:02d}"
-    return stamp[:10]
-
-
-class Stats:
-    """What a log says about generations: counts by status, stack, template, user and period,
-    error rates per stack, template and period, and p50/p95 of ``duration_ms`` when present."""
-
-    PERIODS: Final = ("day", "week", "month")
-    _FIELDS: Final = {
-        "status": "status",
-        "stack": "stack",
-        "template": "template",
-        "user": "user_id",
-    }
-
-    def __init__(self, by: Optional[str] = None, top: int = 20) -> None:
-        self.by = by
-        """Granularity of the periods; None: chosen from the span (day, week, then month)."""
-        self.top = top
-        """Rows shown per ranking in text and CSV (0: all)."""
-        self.events: Counter[str] = Counter()
-        self.counts: dict[str, Counter[str]] = {name: Counter() for name in self._FIELDS}
-        self.groups: dict[str, dict[str, _Tally]] = {"stack": {}, "template": {}, "day": {}}
-        self.overall = _Tally()
-
-    def add(self, record: Mapping[str, Any]) -> None:
-        """Count one record (only generation events feed the dimensions)."""
-        event = record.get("event")
-        self.events[event if isinstance(event, str) else "(none)"] += 1
-        if event != EVENT_GENERATION:
-            return
-        for name, field in self._FIELDS.items():
-            value = record.get(field)
-            self.counts[name]["(none)" if value in (None, "") else str(value)] += 1
-        failed = record.get("status") == "error"
-        duration = record.get("duration_ms")
-        if isinstance(duration, bool) or not isinstance(duration, (int, float)):
-            duration = None
-        self.overall.add(failed, duration)
-        stamp = record.get("timestamp")
-        keys = {
-            "stack": record.get("stack"),
-            "template": record.get("template"),
-            "day": stamp[:10] if isinstance(stamp, str) else None,
-        }
-        for name, value in keys.items():
-            key = "(none)" if value in (None, "") else str(value)
-            tally = self.groups[name].get(key)
-            if tally is None:
-                tally = self.groups[name][key] = _Tally()
-            tally.add(failed, duration)
-
-    def granularity(self) -> str:
-        """``by``, or the finest of day/week/month giving at most 62 rows over the span."""
-        if self.by is not None:
-            return self.by
-        days = [day for day in self.groups["day"] if day != "(none)"]
-        if not days:
-            return "day"
-        span = (date.fromisoformat(max(days)) - date.fromisoformat(min(days))).days
-        return "day" if span <= 62 else "week" if span <= 62 * 7 else "month"
-
-    def periods(self) -> dict[str, _Tally]:
-        """Generations per period of the chosen granularity, in date order."""
-        by = self.granularity()
-        merged: dict[str, _Tally] = {}
-        for day, tally in sorted(self.groups["day"].items()):
-            key = period_of(day, by) if day != "(none)" else day
-            into = merged.setdefault(key, _Tally())
-            into.generations += tally.generations
-            into.errors += tally.errors
-            into.durations.extend(tally.durations)
-        return merged
-
-    def _ranked(self, name: str) -> list[tuple[str, _Tally]]:
-        return sorted(self.groups[name].items(), key=lambda item: (-item[1].generations, item[0]))
-
-    def as_dict(self) -> dict[str, Any]:
-        """Everything, for ``--json``: periods in date order, the rest by count, never cut."""
-        by = self.granularity()
-        out: dict[str, Any] = {
-            "records": sum(self.events.values()),
-            "generations": self.events.get(EVENT_GENERATION, 0),
-            "events": dict(self.events.most_common()),
-            **{f"by_{name}": dict(counter.most_common()) for name, counter in self.counts.items()},
-            "period": by,
-            f"by_{by}": {key: tally.generations for key, tally in self.periods().items()},
-            "overall": self.overall.as_dict(),
-            "stacks": {key: tally.as_dict() for key, tally in self._ranked("stack")},
-            "templates": {key: tally.as_dict() for key, tally in self._ranked("template")},
-            "periods": {key: tally.as_dict() for key, tally in self.periods().items()},
-        }
-        return out
-
-    def rows(self) -> Iterator[list[Any]]:
-        """CSV rows: a header, then one row per group (section, key, counts, rate, p50, p95)."""
-        yield ["section", "key", "generations", "errors", "error_rate", "p50_ms", "p95_ms"]
-        sections: list[tuple[str, list[tuple[str, _Tally]]]] = [
-            ("overall", [("all", self.overall)]),
-            ("stack", self._cut(self._ranked("stack"))),
-            ("template", self._cut(self._ranked("template"))),
-            (self.granularity(), list(self.periods().items())),
-        ]
-        for section, items in sections:
-            for key, tally in items:
-                row = tally.as_dict()
-                yield [
-                    section,
-                    clean(key),
-                    row["generations"],
-                    row["errors"],
-                    row["error_rate"],
-                    row.get("p50_ms", ""),
-                    row.get("p95_ms", ""),
-                ]
-        for key, count in self._cut(self.counts["user"].most_common()):
-            yield ["user", clean(key), count, "", "", "", ""]
-
-    def _cut(self, items: list[Any]) -> list[Any]:
-        return items[: self.top] if self.top else items
-
-    def lines(self) -> Iterator[str]:
-        """A readable report: counts, error rates, durations; rankings cut to ``top``."""
-        total = sum(self.events.values())
-        kinds = ", ".join(f"{clean(k)} {v:,}" for k, v in self.events.most_common())
-        yield f"records: {total:,}" + (f" ({kinds})" if kinds else "")
-        if not self.overall.generations:
-            return
-        summary = self.overall.as_dict()
-        text = f"generations: {self.overall.generations:,}, error rate {summary['error_rate']:.1%}"
-        if "p50_ms" in summary:
-            text += f", duration p50 {summary['p50_ms']:,.0f} ms, p95 {summary['p95_ms']:,.0f} ms"
-        yield text
-        yield ""
-        yield "by status:"
-        statuses = self.counts["status"].most_common()
-        width = min(max(len(clean(key)) for key, _ in statuses), 40)
-        for key, value in statuses:
-            yield f"  {_fit(clean(key), 40).ljust(width)}  {value:>10,}"
-        for name, items in (
-            ("stack", self._ranked("stack")),
-            ("template", self._ranked("template")),
-            (self.granularity(), list(self.periods().items())),
-        ):
-            yield from self._tally_lines(name, items)
-        users = self.counts["user"].most_common()
-        yield ""
-        yield "by user:"
-        shown = self._cut(users)
-        width = min(max((len(clean(key)) for key, _ in shown), default=4), 40)
-        for key, value in shown:
-            yield f"  {_fit(clean(key), 40).ljust(width)}  {value:>10,}"
-        if len(users) > len(shown):
-            yield f"  … and {len(users) - len(shown):,} more (--top N, or --json for all)"
-
-    def _tally_lines(self, name: str, items: list[tuple[str, _Tally]]) -> Iterator[str]:
-        """One ranking: generations, errors, error rate and durations per key."""
-        periodic = name in self.PERIODS
-        shown = items if periodic else self._cut(items)
-        timed = any(tally.durations for _, tally in shown)
-        width = min(max((len(clean(key)) for key, _ in shown), default=4), 40)
-        yield ""
-        head = f"  {'':{width}}  {'generations':>11}  {'errors':>8}  {'rate':>6}"
-        yield f"by {name}:"
-        yield (head + f"  {'p50 ms':>9}  {'p95 ms':>9}" if timed else head).rstrip()
-        for key, tally in shown:
-            row = tally.as_dict()
-            line = (
-                f"  {_fit(clean(key), 40).ljust(width)}  {tally.generations:>11,}  "
-                f"{tally.errors:>8,}  {row['error_rate']:>6.1%}"
-            )
-            if timed:
-                p50, p95 = row.get("p50_ms"), row.get("p95_ms")
-                line += f"  {p50:>9,.0f}  {p95:>9,.0f}" if p50 is not None else ""
-            yield line
-        if len(items) > len(shown):
-            yield f"  … and {len(items) - len(shown):,} more (--top N, or --json for all)"
 
 
 class Progress:

@@ -12,7 +12,7 @@ import html
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Optional
 
-from dihya_logging.cli._console import Stats
+from dihya_logging.cli._stats import Stats
 
 __all__ = ["render_report"]
 

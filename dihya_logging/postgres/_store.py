@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Final, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import psycopg
 from psycopg import sql
@@ -43,6 +43,9 @@ from dihya_logging.postgres._schema import (
 from dihya_logging.store._backend import PurgeOutcome, RecordFilter
 from dihya_logging.store._pseudonym import pseudonymize_user_id
 
+if TYPE_CHECKING:
+    from dihya_logging.cli._stats import Stats
+
 __all__ = ["PostgresStore"]
 
 
@@ -64,16 +67,6 @@ def _where(flt: RecordFilter) -> tuple[sql.Composable, list[Any]]:
     if not clauses:
         return sql.SQL(""), params
     return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses), params
-
-
-_STATS_COLUMNS: Final = (
-    ("status", "status"),
-    ("stack", "stack"),
-    ("template", "template"),
-    ("user", "user_id"),
-    ("day", "day"),
-)
-"""The dimensions of `PostgresStore.count_stats` (``stats``' names) and their columns."""
 
 
 class PostgresStore:
@@ -126,9 +119,28 @@ class PostgresStore:
 
     def tail(self, limit: int, flt: RecordFilter) -> list[dict[str, Any]]:
         """The newest ``limit`` matching records, oldest first (one indexed query)."""
+        return self._newest(limit, flt, None)
+
+    def latest_events(
+        self, limit: int, flt: RecordFilter, events: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` matching records of the ``events`` kinds, oldest first (the
+        report's latest audit events, through the ``(event, ts)`` index)."""
+        return self._newest(limit, flt, events)
+
+    def _newest(
+        self, limit: int, flt: RecordFilter, events: Optional[Sequence[str]]
+    ) -> list[dict[str, Any]]:
+        """``ORDER BY ts DESC, id DESC LIMIT limit`` over the matches (of ``events`` kinds
+        only, unless None), returned oldest first."""
         if limit <= 0:
             return []
         where, params = _where(flt)
+        if events is not None:
+            where = sql.SQL("{} {} event = ANY(%s)").format(
+                where, sql.SQL("AND" if params else "WHERE")
+            )
+            params = [*params, list(events)]
         query = sql.SQL(
             "SELECT record FROM (SELECT record, ts, id FROM {}{} "
             "ORDER BY ts DESC, id DESC LIMIT %s) AS newest ORDER BY ts, id"
@@ -180,45 +192,20 @@ class PostgresStore:
             "statuses": dict(statuses),
         }
 
-    def count_stats(self, flt: RecordFilter) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
-        """What ``dihya-logs stats`` shows, counted by the database in one scan: records per
-        event, and generation events per status, stack, template, user and day (UTC).
+    def compute_stats(self, flt: RecordFilter, *, by: Optional[str] = None, top: int = 20) -> Stats:
+        """What ``dihya-logs stats`` shows, computed by the database: only the aggregated rows
+        travel (see `database_stats`); ``by`` None picks the period from the span."""
+        from dihya_logging.cli._stats import Stats  # the CLI's, not every handler's, import
+        from dihya_logging.postgres._stats import database_stats
 
-        Missing or empty values count as ``(none)``, as the file store's reading does.
-        """
         where, params = _where(flt)
-        per_dimension = sql.SQL(
-            "UNION ALL SELECT {}, coalesce(nullif({}, ''), '(none)'), count(*), min(id) "
-            "FROM g GROUP BY 2 "
-        )
-        query = sql.SQL(
-            "WITH r AS MATERIALIZED (SELECT id, event, status, record->>'stack' AS stack, "
-            "record->>'template' AS template, user_id, "
-            "to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day FROM {}{}), "
-            "g AS (SELECT * FROM r WHERE event = 'generation') "
-            "SELECT 'event', coalesce(event, '(none)'), count(*), min(id) FROM r GROUP BY 2 "
-            "{} ORDER BY 4"  # first appearance: ties are listed in the file store's order
-        ).format(
-            table_sql(self.table),
-            where,
-            sql.Composed(
-                [
-                    per_dimension.format(sql.Literal(name), sql.Identifier(column))
-                    for name, column in _STATS_COLUMNS
-                ]
-            ),
-        )
-        events: dict[str, int] = {}
-        by: dict[str, dict[str, int]] = {name: {} for name, _ in _STATS_COLUMNS}
         try:
             with self._connect() as conn:
                 if not table_exists(conn, self.table):
-                    return events, by
-                for dimension, value, count, _ in conn.execute(query, params).fetchall():
-                    (events if dimension == "event" else by[dimension])[value] = count
+                    return Stats.from_records((), by=by, top=top)
+                return database_stats(conn, self.table, where, params, by=by, top=top)
         except Exception as exc:
             raise self._fail("stats", exc) from None
-        return events, by
 
     # -- writing -----------------------------------------------------------------------------------
     def pseudonymize(self, user_id: str) -> str:
