@@ -9,6 +9,7 @@ waits until every record emitted so far is committed or spilled.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -100,6 +101,10 @@ class PostgresLogHandler(logging.Handler):
 
     def _start(self) -> None:
         self._pid = os.getpid()
+        # Record ids: a random UUID-4 head (74 random bits) per handler and process, then a
+        # counter: unique as uuid4s are, without a urandom call per record.
+        self._id_head = str(uuid.uuid4())[:24]
+        self._id_count = itertools.count()
         self._start_lock = threading.Lock()
         self._writer = Writer(self.location, Spill(self.spill_path), **self._options)
         self._writer.thread.start()
@@ -136,7 +141,7 @@ class PostgresLogHandler(logging.Handler):
             line = self.format(record)
             if self._sealer is not None:
                 line = self._sealer.seal(line)
-            item = (str(uuid.uuid4()), line)
+            item = (f"{self._id_head}{next(self._id_count):012x}", line)
             if self._closed:  # logged after close (e.g. during shutdown): keep it on disk
                 self._writer.spill.write([item])
             else:
