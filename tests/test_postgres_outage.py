@@ -128,20 +128,43 @@ def test_replay_after_a_crash_sends_nothing_twice(pg_dsn: str, tmp_path: Path) -
     assert not spill_path.exists() or spill_path.stat().st_size == 0
 
 
-def test_full_queue_spills_instead_of_growing(pg_dsn: str, tmp_path: Path) -> None:
-    """With a tiny queue and a burst of records, memory stays bounded: the excess goes to the
-    spill file on the caller's thread and reaches the database all the same."""
-    spill = tmp_path / "spill.log"
+def test_full_queue_waits_for_a_working_writer(pg_dsn: str, tmp_path: Path) -> None:
+    """With a tiny queue, a burst of records waits for the working writer instead of going
+    through the spill file (which is kept for faults), and every record arrives once."""
     handler = PostgresLogHandler(
-        pg_dsn, spill_path=spill, queue_size=2, batch_size=2, flush_interval=0.05
+        pg_dsn, spill_path=tmp_path / "spill.log", queue_size=2, batch_size=2
     )
     logger = _logger(handler)
+    logger.info("g", extra={"event": "generation", "user_id": "burst", "seq": -1})
+    handler.flush()  # connected, table created
     for i in range(300):
         logger.info("g", extra={"event": "generation", "user_id": "burst", "seq": i})
     handler.close()
     seqs = sorted(r["record"]["seq"] for r in rows(pg_dsn))
-    assert seqs == list(range(300))
-    assert handler.writer.spilled > 0
+    assert seqs == list(range(-1, 300))
+    assert handler.writer.spilled == 0
+
+
+def test_full_queue_spills_when_the_writer_is_stuck(pg_dsn: str, tmp_path: Path) -> None:
+    """While the table is locked by another session, a tiny queue stays bounded: the excess
+    goes to the spill file on the caller's thread and reaches the database, once, afterwards."""
+    import psycopg
+
+    handler = PostgresLogHandler(
+        pg_dsn, spill_path=tmp_path / "spill.log", queue_size=2, batch_size=2
+    )
+    logger = _logger(handler)
+    logger.info("g", extra={"event": "generation", "user_id": "burst", "seq": -1})
+    handler.flush()
+    with psycopg.connect(pg_dsn) as blocker:
+        blocker.execute("LOCK TABLE dihya_generation_log IN ACCESS EXCLUSIVE MODE")
+        for i in range(300):
+            logger.info("g", extra={"event": "generation", "user_id": "burst", "seq": i})
+        assert handler.writer.spilled > 0
+        blocker.rollback()
+    handler.close()
+    seqs = sorted(r["record"]["seq"] for r in rows(pg_dsn))
+    assert seqs == list(range(-1, 300))
     assert handler.writer.replayed == handler.writer.spilled
 
 

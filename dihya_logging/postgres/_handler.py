@@ -51,8 +51,10 @@ class PostgresLogHandler(logging.Handler):
       created with its indexes when missing unless ``create_table=False``.
     * ``spill_path``: the local JSON-lines file used during outages; default
       ``$DIHYA_PG_SPILL`` or ``logs/dihya-pg-spill.log``. Processes may share it.
-    * ``batch_size`` (500), ``flush_interval`` (seconds a partial batch waits, 0.2),
-      ``queue_size`` (records held in memory, 10000; beyond that the caller spills directly),
+    * ``batch_size`` (2000), ``flush_interval`` (seconds a partial batch waits, 0.2),
+      ``queue_size`` (records held in memory, 10000; when it is full the caller waits for
+      room while the writer works, and spills directly while the database is down or the
+      writer has made no room for a second),
       ``max_backoff`` (seconds between reconnection attempts at most, 30),
       ``connect_timeout`` (5), ``close_timeout`` (seconds ``close`` waits for the writer, 30).
     * ``chain`` (False): seal every record into this writer's own hash chain (tamper evidence,
@@ -66,7 +68,7 @@ class PostgresLogHandler(logging.Handler):
         table: Optional[str] = None,
         spill_path: Optional[PathLike] = None,
         *,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         flush_interval: float = 0.2,
         queue_size: int = 10_000,
         max_backoff: float = 30.0,

@@ -435,6 +435,7 @@ class _Prepared:
         self.key: Optional[bytes] = None
         self.pseudonyms: dict[str, str] = {}
         self.staged = False
+        self.months: set[tuple[str, date]] = set()  # (table, month) partitions seen to exist
 
     def pseudonym(self, user: str) -> str:
         """``user``'s pseudonym under this connection's key (remembered)."""
@@ -486,9 +487,9 @@ def chain_heads(rows: Sequence[Row]) -> dict[str, tuple[int, str]]:
             continue
         record = json.loads(text)
         chain, seq, link = record.get("chain"), record.get("seq"), record.get("link")
-        if isinstance(chain, str) and type(seq) is int and isinstance(link, str):
-            if chain not in heads or heads[chain][0] < seq:
-                heads[chain] = (seq, link)
+        sealed = isinstance(chain, str) and type(seq) is int and isinstance(link, str)
+        if sealed and (chain not in heads or heads[chain][0] < seq):
+            heads[chain] = (seq, link)
     return heads
 
 
@@ -509,8 +510,37 @@ def insert_rows(conn: psycopg.Connection[Any], table: str, rows: Sequence[Row]) 
     prepared = _setup(conn)
     if prepared.key is None and any(row[3] is not None for row in rows):
         prepared.key = pseudonym_key(conn, table)
-    ensure_partitions(conn, table, [row[1] for row in rows])
     heads = chain_heads(rows)
+    _partitions_for(conn, table, rows, prepared)
+    try:
+        return _insert(conn, table, rows, heads, prepared)
+    except psycopg.errors.CheckViolation:  # no partition for a row: a purge dropped its month
+        prepared.months.clear()
+        _partitions_for(conn, table, rows, prepared)
+        return _insert(conn, table, rows, heads, prepared)
+
+
+def _partitions_for(
+    conn: psycopg.Connection[Any], table: str, rows: Sequence[Row], prepared: _Prepared
+) -> None:
+    """Make sure the rows' monthly partitions exist; a month this connection already saw (the
+    batch's only month, the common case) needs no query."""
+    stamps = [row[1] for row in rows]
+    first, last = _month(min(stamps)), _month(max(stamps))
+    if first != last or (table, first) not in prepared.months:
+        ensure_partitions(conn, table, stamps)
+        if first == last:
+            prepared.months.add((table, first))
+
+
+def _insert(
+    conn: psycopg.Connection[Any],
+    table: str,
+    rows: Sequence[Row],
+    heads: dict[str, tuple[int, str]],
+    prepared: _Prepared,
+) -> int:
+    """`insert_rows`' transaction(s), the partitions being there."""
     try:
         with conn.transaction():
             erasure_lock(conn, table, exclusive=False)
@@ -533,9 +563,7 @@ def insert_rows(conn: psycopg.Connection[Any], table: str, rows: Sequence[Row]) 
         with conn.cursor() as cur:
             _copy(cur, sql.Identifier(_STAGE), kept)
             cur.execute(
-                sql.SQL(
-                    "INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING"
-                ).format(
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
                     table_sql(table),
                     sql.SQL(_COLUMNS),
                     sql.SQL(_COLUMNS),
@@ -580,9 +608,7 @@ def _copy(cur: psycopg.Cursor[Any], target: sql.Composable, rows: Sequence[Row])
             copy.write_row(row)
 
 
-def _advance_heads(
-    cur: psycopg.Cursor[Any], table: str, heads: dict[str, tuple[int, str]]
-) -> None:
+def _advance_heads(cur: psycopg.Cursor[Any], table: str, heads: dict[str, tuple[int, str]]) -> None:
     """Move each chain's recorded head forward to the newest entry of this batch."""
     if not heads:
         return

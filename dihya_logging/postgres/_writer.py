@@ -33,6 +33,8 @@ _FIRST_BACKOFF = 0.25
 _WAKE: Item = ("", "")
 """Queued by `Writer.stop` so that a stopping writer does not sit out ``flush_interval``."""
 _SPILL_CHECK_EVERY = 5.0
+_FULL_QUEUE_WAIT = 1.0
+"""Seconds a caller waits for room in a full queue before deciding the writer is stuck."""
 """Seconds between looks for spilled records left by other processes sharing the spill file."""
 
 
@@ -65,6 +67,7 @@ class Writer:
         self._done = 0  # records committed or spilled
         self._conn: Optional[psycopg.Connection[Any]] = None
         self._down = False
+        self._stalled = False  # set by a caller that found no room in time; cleared per batch
         self._backoff = 0.0
         self._next_attempt = 0.0
         self._spill_pending = False
@@ -78,14 +81,25 @@ class Writer:
 
     # -- caller side -------------------------------------------------------------------------------
     def submit(self, item: Item) -> None:
-        """Queue a record; when the queue is full, spill it now (bounded memory, no loss)."""
+        """Queue a record (bounded memory, no loss). When the queue is full, wait for room while
+        the writer is working (a burst: backpressure, as a disk would give), else spill it now:
+        the database is down, or the writer made no room for `_FULL_QUEUE_WAIT` seconds (it is
+        stuck; later records spill at once until it completes a batch)."""
         with self._cond:
             self._accepted += 1
         try:
             self.queue.put_nowait(item)
+            return
         except queue.Full:
-            self._spill([item], caller=True)
-            self._mark_done(1)
+            pass
+        if not (self._down or self._stalled or self.stopping.is_set()):
+            try:
+                self.queue.put(item, timeout=_FULL_QUEUE_WAIT)
+                return
+            except queue.Full:
+                self._stalled = True
+        self._spill([item], caller=True)
+        self._mark_done(1)
 
     def wait(self, timeout: float) -> bool:
         """Block until every record submitted so far is committed or spilled."""
@@ -187,6 +201,7 @@ class Writer:
             else:
                 self._recover()
         finally:
+            self._stalled = False
             self._mark_done(len(batch))
 
     def _send(self, conn: psycopg.Connection[Any], items: Sequence[Item]) -> None:
