@@ -464,7 +464,8 @@ class _JsonbTextDumper(Dumper):
     format = Format.BINARY
 
     def dump(self, obj: Any) -> bytes:
-        return b"\x01" + obj.encode()
+        text: str = obj
+        return b"\x01" + text.encode()
 
 
 _prepared: MutableMapping[psycopg.Connection[Any], _Prepared] = weakref.WeakKeyDictionary()
