@@ -422,6 +422,8 @@ _COLUMNS: Final = "record_id, ts, event, user_id, status, record"
 _COPY_TYPES: Final = ("uuid", "timestamptz", "text", "text", "text", "jsonb")
 _SEALED_TAIL: Final = '"link":"'
 """What a sealed line has just before its 64-hex link and the closing brace (`_chain`)."""
+_CHAIN_KEY: Final = '"chain":'
+"""Where a sealer's fields start (never inside a JSON string, whose quotes are escaped)."""
 _PSEUDONYMS_KEPT: Final = 65_536
 """User pseudonyms remembered per connection (one HMAC per user, not per row)."""
 
@@ -484,9 +486,13 @@ def chain_heads(rows: Sequence[Row]) -> dict[str, tuple[int, str]]:
     heads: dict[str, tuple[int, str]] = {}
     for row in rows:
         text = row[5]
-        if text[-74:-66] != _SEALED_TAIL:
+        start = text.rfind(_CHAIN_KEY)  # the last key but the seal's own: only those parsed
+        if text[-74:-66] != _SEALED_TAIL or start < 0:
             continue
-        record = json.loads(text)
+        try:
+            record = json.loads("{" + text[start:])
+        except ValueError:
+            continue
         chain, seq, link = record.get("chain"), record.get("seq"), record.get("link")
         sealed = isinstance(chain, str) and type(seq) is int and isinstance(link, str)
         if sealed and (chain not in heads or heads[chain][0] < seq):
