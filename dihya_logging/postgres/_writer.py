@@ -92,7 +92,8 @@ class Writer:
             return
         except queue.Full:
             pass
-        if not (self._down or self._stalled or self.stopping.is_set()):
+        waiting_helps = threading.current_thread() is not self.thread  # not a record it logs
+        if waiting_helps and not (self._down or self._stalled or self.stopping.is_set()):
             try:
                 self.queue.put(item, timeout=_FULL_QUEUE_WAIT)
                 return
