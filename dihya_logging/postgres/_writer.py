@@ -62,6 +62,7 @@ class Writer:
         self.connect_timeout = connect_timeout
         self.create_table = create_table
         self.stopping = threading.Event()
+        self._hurry = threading.Event()  # set by flush and stop: a partial batch goes at once
         self._cond = threading.Condition()
         self._accepted = 0  # records given to this writer (queued or spilled by the caller)
         self._done = 0  # records committed or spilled
@@ -94,6 +95,7 @@ class Writer:
             pass
         waiting_helps = threading.current_thread() is not self.thread  # not a record it logs
         if waiting_helps and not (self._down or self._stalled or self.stopping.is_set()):
+            self._hurry.set()  # no partial batch waits for more while callers wait for room
             try:
                 self.queue.put(item, timeout=_FULL_QUEUE_WAIT)
                 return
@@ -104,6 +106,7 @@ class Writer:
 
     def wait(self, timeout: float) -> bool:
         """Block until every record submitted so far is committed or spilled."""
+        self._hurry.set()  # a partial batch goes now
         with self._cond:
             target = self._accepted
             return self._cond.wait_for(
@@ -118,6 +121,7 @@ class Writer:
     def stop(self) -> None:
         """Ask the thread to finish: it drains the queue, tries the spill once more, exits."""
         self.stopping.set()
+        self._hurry.set()
         with contextlib.suppress(queue.Full):
             self.queue.put_nowait(_WAKE)
 
@@ -159,17 +163,28 @@ class Writer:
                 self._process([])
 
     def _take(self) -> list[Item]:
+        """The next batch: up to ``batch_size`` records. A partial batch waits up to
+        ``flush_interval`` for more (group commit: one transaction, one WAL flush for many
+        records), unless a caller flushes or the handler closes."""
         timeout = 0.01 if self.stopping.is_set() else self.flush_interval
         if self._down:
             timeout = max(0.01, min(timeout, self._next_attempt - time.monotonic()))
         batch: list[Item] = []
         try:
             batch.append(self.queue.get(timeout=timeout))
+        except queue.Empty:
+            return batch
+        self._drain(batch)
+        if len(batch) < self.batch_size and not (self._down or self.stopping.is_set()):
+            self._hurry.wait(self.flush_interval)
+            self._hurry.clear()  # before the last look: a later flush finds it set again
+            self._drain(batch)
+        return [item for item in batch if item is not _WAKE]
+
+    def _drain(self, batch: list[Item]) -> None:
+        with contextlib.suppress(queue.Empty):
             while len(batch) < self.batch_size:
                 batch.append(self.queue.get_nowait())
-        except queue.Empty:
-            pass
-        return [item for item in batch if item is not _WAKE]
 
     def _attempt_due(self) -> bool:
         """Whether to connect without new records: to replay spilled ones."""
