@@ -34,6 +34,10 @@ _WAKE: Item = ("", "")
 """Queued by `Writer.stop` so that a stopping writer does not sit out ``flush_interval``."""
 _SPILL_CHECK_EVERY = 5.0
 _FULL_QUEUE_WAIT = 1.0
+_GROUP = 100
+"""A batch this small waits (up to ``flush_interval``) for more: a commit costs about as much
+as inserting 100 rows."""
+_GROUP_POLL = 0.01
 """Seconds a caller waits for room in a full queue before deciding the writer is stuck."""
 """Seconds between looks for spilled records left by other processes sharing the spill file."""
 
@@ -163,9 +167,10 @@ class Writer:
                 self._process([])
 
     def _take(self) -> list[Item]:
-        """The next batch: up to ``batch_size`` records. A partial batch waits up to
-        ``flush_interval`` for more (group commit: one transaction, one WAL flush for many
-        records), unless a caller flushes or the handler closes."""
+        """The next batch: up to ``batch_size`` records. A small batch (under `_GROUP`) waits
+        up to ``flush_interval`` for more (group commit: one transaction, one WAL flush for
+        many records), unless a caller flushes or waits for room, or the handler closes; a
+        busy writer never waits (its batches are big already, and the server keeps busy)."""
         timeout = 0.01 if self.stopping.is_set() else self.flush_interval
         if self._down:
             timeout = max(0.01, min(timeout, self._next_attempt - time.monotonic()))
@@ -175,8 +180,13 @@ class Writer:
         except queue.Empty:
             return batch
         self._drain(batch)
-        if len(batch) < self.batch_size and not (self._down or self.stopping.is_set()):
-            self._hurry.wait(self.flush_interval)
+        if not (self._down or self.stopping.is_set()):
+            deadline = time.monotonic() + self.flush_interval
+            while len(batch) < min(_GROUP, self.batch_size):
+                left = deadline - time.monotonic()
+                if left <= 0 or self._hurry.wait(min(_GROUP_POLL, left)):
+                    break
+                self._drain(batch)
             self._hurry.clear()  # before the last look: a later flush finds it set again
             self._drain(batch)
         return [item for item in batch if item is not _WAKE]
