@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,39 @@ def test_a_batch_retried_after_a_lost_ack_cannot_bring_an_erased_user_back(
     assert users == {"u0": 4, "u2": 4, "u1": 1}
     erased = rows(pg_dsn, where="WHERE user_id = 'u1'")
     assert [r["record"]["message"] for r in erased] == ["back"]
+
+
+def test_records_still_waiting_during_an_erasure_never_bring_the_user_back(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    """Records logged before a user's erasure but still waiting in the spill (never sent, so a
+    first insert, not a retry) arrive afterwards without the erased user's."""
+    spill_path = tmp_path / "spill.log"
+    _log_and_close(pg_dsn, spill_path, ["u0"])
+    waiting = Spill(spill_path)
+    waiting.write(
+        [
+            (
+                str(uuid.uuid4()),
+                json.dumps(
+                    {
+                        "timestamp": "2026-01-15T10:00:00.000Z",
+                        "message": "waiting",
+                        "event": "generation",
+                        "user_id": user,
+                    }
+                ),
+            )
+            for user in ("u1", "u2", "u1")
+        ]
+    )
+    waiting.close()
+    assert purge_generation_logs(user_id="u1", actor="dpo", path=pg_dsn) == 0
+    again = PostgresLogHandler(pg_dsn, spill_path=spill_path, flush_interval=0.05)
+    again.close()
+    assert again.writer.replayed == 3
+    users = Counter(r["user_id"] for r in rows(pg_dsn, where="WHERE event = 'generation'"))
+    assert users == {"u0": 1, "u2": 1}
 
 
 def test_erasure_table_holds_pseudonyms_never_user_ids(
