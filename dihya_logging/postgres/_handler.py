@@ -51,7 +51,7 @@ class PostgresLogHandler(logging.Handler):
       created with its indexes when missing unless ``create_table=False``.
     * ``spill_path``: the local JSON-lines file used during outages; default
       ``$DIHYA_PG_SPILL`` or ``logs/dihya-pg-spill.log``. Processes may share it.
-    * ``batch_size`` (2000), ``flush_interval`` (seconds a partial batch waits, 0.2),
+    * ``batch_size`` (2000), ``flush_interval`` (seconds a small batch waits for more, 0.2),
       ``queue_size`` (records held in memory, 10000; when it is full the caller waits for
       room while the writer works, and spills directly while the database is down or the
       writer has made no room for a second),

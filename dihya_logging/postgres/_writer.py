@@ -1,11 +1,13 @@
 """The background writer of `PostgresLogHandler`: batches from the queue into the table.
 
-One daemon thread per handler (per process). It takes up to ``batch_size`` lines, inserts them
-in one statement and marks them done. When the database cannot be reached, or rejects a batch,
-the batch goes to the spill file instead, the writer backs off exponentially (with jitter, up to
-``max_backoff``), and every batch taken before the next attempt is spilled at once, so memory
-stays bounded by the queue. When a connection succeeds again it first replays the spill, then
-resumes. Record ids make every retry and replay idempotent: nothing lost, nothing sent twice.
+One daemon thread per handler (per process). It takes up to ``batch_size`` lines (a small
+batch waits up to ``flush_interval`` for more: group commit), inserts them in one transaction
+and marks them done. A full queue makes the caller wait while the writer works. When the
+database cannot be reached, or rejects a batch, the batch goes to the spill file instead, the
+writer backs off exponentially (with jitter, up to ``max_backoff``), and every batch taken
+before the next attempt is spilled at once, so memory stays bounded by the queue. When a
+connection succeeds again it first replays the spill, then resumes. Record ids make every
+retry and replay idempotent: nothing lost, nothing sent twice.
 """
 
 from __future__ import annotations
@@ -33,13 +35,14 @@ _FIRST_BACKOFF = 0.25
 _WAKE: Item = ("", "")
 """Queued by `Writer.stop` so that a stopping writer does not sit out ``flush_interval``."""
 _SPILL_CHECK_EVERY = 5.0
+"""Seconds between looks for spilled records left by other processes sharing the spill file."""
 _FULL_QUEUE_WAIT = 1.0
+"""Seconds a caller waits for room in a full queue before deciding the writer is stuck."""
 _GROUP = 100
 """A batch this small waits (up to ``flush_interval``) for more: a commit costs about as much
 as inserting 100 rows."""
 _GROUP_POLL = 0.01
-"""Seconds a caller waits for room in a full queue before deciding the writer is stuck."""
-"""Seconds between looks for spilled records left by other processes sharing the spill file."""
+"""Seconds between looks for more records while a small batch waits."""
 
 
 class Writer:
@@ -66,7 +69,7 @@ class Writer:
         self.connect_timeout = connect_timeout
         self.create_table = create_table
         self.stopping = threading.Event()
-        self._hurry = threading.Event()  # set by flush and stop: a partial batch goes at once
+        self._hurry = threading.Event()  # flush, stop, a caller waiting: send a small batch now
         self._cond = threading.Condition()
         self._accepted = 0  # records given to this writer (queued or spilled by the caller)
         self._done = 0  # records committed or spilled
