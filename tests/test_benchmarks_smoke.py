@@ -6,9 +6,13 @@ benchmark that no longer runs after a change to the library's internals.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from pg_server import pg_dsn_fixture, pg_server_fixture  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,3 +49,19 @@ def test_the_side_by_side_check_runs() -> None:
     out = _run("benchmarks.bench_sidebyside", "--rounds", "2", "--batch", "20")
     for key in ("pjl-json", "pjl-orjson", "dihya", "dihya-formatter"):
         assert f"| {key} |" in out
+
+
+@pytest.mark.postgres
+def test_the_postgres_benchmark_runs_every_part(pg_dsn: str, tmp_path: Path) -> None:
+    """A tiny bench_postgres run counts every writer's records back, reads a user's history
+    and purges January with the exact count (1,699 of 20,000 rows spread over 12 months)."""
+    figures_path = tmp_path / "figures.json"
+    _run(
+        "benchmarks.bench_postgres", "--dsn", pg_dsn, "--rows", "20000", "--users", "50",
+        "--events", "50", "--rounds", "1", "--queries", "2", "--json", str(figures_path),
+    )  # fmt: skip
+    figures = json.loads(figures_path.read_text())
+    assert [row["sink"] for row in figures["writers"]] == ["file", "postgres", "postgres+chain"]
+    assert all(row["lost"] == 0 and row["duplicated"] == 0 for row in figures["writers"])
+    assert figures["user_query"]["history_rows"] == 400
+    assert figures["retention"]["rows"] == 1699

@@ -8,8 +8,10 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from helpers_postgres import count_rows, rows
 from pg_server import PASSWORD, PgServer, pg_dsn_fixture, pg_server_fixture  # noqa: F401
@@ -245,3 +247,24 @@ def test_missing_psycopg_is_a_clear_import_error(subprocess_env: dict[str, str])
     assert result.stdout.strip() == (
         "PostgreSQL support needs psycopg 3: pip install 'dihya-logging[postgres]'"
     )
+
+
+def test_records_trickling_in_share_a_transaction(pg_dsn: str, tmp_path: Path) -> None:
+    """Records arriving a few milliseconds apart wait for each other (up to flush_interval) and
+    are committed together, not one transaction (one WAL flush) per record."""
+    handler = PostgresLogHandler(pg_dsn, spill_path=tmp_path / "spill.log", flush_interval=2.0)
+    logger = _logger(handler)
+    logger.info("connect", extra={"event": "generation", "user_id": "t"})
+    handler.flush()
+    for i in range(40):
+        logger.info("trickle", extra={"event": "generation", "user_id": "t", "seq": i})
+        time.sleep(0.005)
+    handler.flush()  # the partial batch goes at once
+    with psycopg.connect(pg_dsn) as conn:
+        found = conn.execute(
+            "SELECT count(*), count(DISTINCT xmin::text) FROM dihya_generation_log "
+            "WHERE record->>'message' = 'trickle'"
+        ).fetchone()
+    handler.close()
+    assert found is not None and found[0] == 40
+    assert found[1] < 10  # one per record without the wait

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -128,20 +129,43 @@ def test_replay_after_a_crash_sends_nothing_twice(pg_dsn: str, tmp_path: Path) -
     assert not spill_path.exists() or spill_path.stat().st_size == 0
 
 
-def test_full_queue_spills_instead_of_growing(pg_dsn: str, tmp_path: Path) -> None:
-    """With a tiny queue and a burst of records, memory stays bounded: the excess goes to the
-    spill file on the caller's thread and reaches the database all the same."""
-    spill = tmp_path / "spill.log"
+def test_full_queue_waits_for_a_working_writer(pg_dsn: str, tmp_path: Path) -> None:
+    """With a tiny queue, a burst of records waits for the working writer instead of going
+    through the spill file (which is kept for faults), and every record arrives once."""
     handler = PostgresLogHandler(
-        pg_dsn, spill_path=spill, queue_size=2, batch_size=2, flush_interval=0.05
+        pg_dsn, spill_path=tmp_path / "spill.log", queue_size=2, batch_size=2
     )
     logger = _logger(handler)
+    logger.info("g", extra={"event": "generation", "user_id": "burst", "seq": -1})
+    handler.flush()  # connected, table created
     for i in range(300):
         logger.info("g", extra={"event": "generation", "user_id": "burst", "seq": i})
     handler.close()
     seqs = sorted(r["record"]["seq"] for r in rows(pg_dsn))
-    assert seqs == list(range(300))
-    assert handler.writer.spilled > 0
+    assert seqs == list(range(-1, 300))
+    assert handler.writer.spilled == 0
+
+
+def test_full_queue_spills_when_the_writer_is_stuck(pg_dsn: str, tmp_path: Path) -> None:
+    """While the table is locked by another session, a tiny queue stays bounded: the excess
+    goes to the spill file on the caller's thread and reaches the database, once, afterwards."""
+    import psycopg
+
+    handler = PostgresLogHandler(
+        pg_dsn, spill_path=tmp_path / "spill.log", queue_size=2, batch_size=2
+    )
+    logger = _logger(handler)
+    logger.info("g", extra={"event": "generation", "user_id": "burst", "seq": -1})
+    handler.flush()
+    with psycopg.connect(pg_dsn) as blocker:
+        blocker.execute("LOCK TABLE dihya_generation_log IN ACCESS EXCLUSIVE MODE")
+        for i in range(300):
+            logger.info("g", extra={"event": "generation", "user_id": "burst", "seq": i})
+        assert handler.writer.spilled > 0
+        blocker.rollback()
+    handler.close()
+    seqs = sorted(r["record"]["seq"] for r in rows(pg_dsn))
+    assert seqs == list(range(-1, 300))
     assert handler.writer.replayed == handler.writer.spilled
 
 
@@ -165,6 +189,39 @@ def test_a_batch_retried_after_a_lost_ack_cannot_bring_an_erased_user_back(
     assert users == {"u0": 4, "u2": 4, "u1": 1}
     erased = rows(pg_dsn, where="WHERE user_id = 'u1'")
     assert [r["record"]["message"] for r in erased] == ["back"]
+
+
+def test_records_still_waiting_during_an_erasure_never_bring_the_user_back(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    """Records logged before a user's erasure but still waiting in the spill (never sent, so a
+    first insert, not a retry) arrive afterwards without the erased user's."""
+    spill_path = tmp_path / "spill.log"
+    _log_and_close(pg_dsn, spill_path, ["u0"])
+    waiting = Spill(spill_path)
+    waiting.write(
+        [
+            (
+                str(uuid.uuid4()),
+                json.dumps(
+                    {
+                        "timestamp": "2026-01-15T10:00:00.000Z",
+                        "message": "waiting",
+                        "event": "generation",
+                        "user_id": user,
+                    }
+                ),
+            )
+            for user in ("u1", "u2", "u1")
+        ]
+    )
+    waiting.close()
+    assert purge_generation_logs(user_id="u1", actor="dpo", path=pg_dsn) == 0
+    again = PostgresLogHandler(pg_dsn, spill_path=spill_path, flush_interval=0.05)
+    again.close()
+    assert again.writer.replayed == 3
+    users = Counter(r["user_id"] for r in rows(pg_dsn, where="WHERE event = 'generation'"))
+    assert users == {"u0": 1, "u2": 1}
 
 
 def test_erasure_table_holds_pseudonyms_never_user_ids(

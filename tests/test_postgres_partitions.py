@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,7 +16,7 @@ from helpers_postgres import rows
 from pg_server import PgServer, pg_server_fixture  # noqa: F401
 
 from dihya_logging import get_generation_logs, purge_generation_logs
-from dihya_logging.postgres import PostgresStore, import_log_set
+from dihya_logging.postgres import PostgresLogHandler, PostgresStore, import_log_set
 
 pytestmark = pytest.mark.postgres
 
@@ -133,3 +134,23 @@ def test_a_plain_table_is_migrated_in_place(
     assert "dihya_generation_log_p202604" in _partitions(dsn)
     again = run_cli("migrate", "--partition", "--to", dsn, env=subprocess_env)
     assert "already partitioned" in again.stdout
+
+
+def test_a_writer_goes_on_after_its_month_was_dropped(pg_server: PgServer, tmp_path: Path) -> None:
+    """A writer whose month's partition is dropped under it (a retention purge, or by hand)
+    makes the partition again and loses nothing, without going through the spill file."""
+    dsn = pg_server.create_database()
+    handler = PostgresLogHandler(dsn, spill_path=tmp_path / "spill.log")
+    logger = logging.getLogger(f"dihya.test.{uuid.uuid4().hex}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    logger.info("first", extra={"event": "generation", "user_id": "u1"})
+    handler.flush()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for name in _partitions(dsn):
+            conn.execute(f'DROP TABLE "{name}"'.encode())
+    logger.info("second", extra={"event": "generation", "user_id": "u1"})
+    handler.close()
+    assert [r["record"]["message"] for r in rows(dsn)] == ["second"]
+    assert handler.writer.spilled == 0

@@ -83,7 +83,7 @@ def purge_rows(
         anonymized = _rewrite(
             conn,
             table,
-            sql.SQL("SELECT id, record FROM {} WHERE {} FOR UPDATE").format(name, where),
+            sql.SQL("SELECT record_id, ts, record FROM {} WHERE {} FOR UPDATE").format(name, where),
             params,
             lambda r: {**scrub(r, user, token, substrings=True), "user_id": token},
             auth,
@@ -115,7 +115,7 @@ def purge_rows(
         # "others" (those newer than the delete are kept, like records written after it).
         found = conn.execute(
             sql.SQL(
-                "SELECT id FROM {} WHERE {} AND user_id IS DISTINCT FROM %s "
+                "SELECT record_id, ts FROM {} WHERE {} AND user_id IS DISTINCT FROM %s "
                 "AND record::text LIKE %s"
             ).format(name, _NOT_PURGE),
             [user, _like_json_string(user)],
@@ -124,8 +124,11 @@ def purge_rows(
             scrubbed = _rewrite(
                 conn,
                 table,
-                sql.SQL("SELECT id, record FROM {} WHERE id = ANY(%s) FOR UPDATE").format(name),
-                [[row[0] for row in found]],
+                sql.SQL(
+                    "SELECT record_id, ts, record FROM {} WHERE (record_id, ts) IN "
+                    "(SELECT * FROM unnest(%s::uuid[], %s::timestamptz[])) FOR UPDATE"
+                ).format(name),
+                [[row[0] for row in found], [row[1] for row in found]],
                 lambda r: scrub(r, user, token, substrings=False),
                 auth,
             )
@@ -150,8 +153,8 @@ def _rewrite(
 ) -> int:
     """Apply ``change`` to the selected rows (locked), updating record and columns; a chained
     row is resealed (its chain entry kept, the change authorised by the purge record)."""
-    updates: list[tuple[int, str, Optional[str], Optional[str], Optional[str]]] = []
-    for row_id, record in conn.execute(select, params).fetchall():
+    updates: list[tuple[Any, datetime, str, Optional[str], Optional[str], Optional[str]]] = []
+    for record_id, ts, record in conn.execute(select, params).fetchall():
         new = change(record)
         if new == record:
             continue
@@ -159,14 +162,15 @@ def _rewrite(
             new = reseal_anonymized(record, new)
             auth.add("resealed", new)
         _, _, event, user, status, text = prepare_row("", json.dumps(new, ensure_ascii=False))
-        updates.append((row_id, text, event, user, status))
+        updates.append((record_id, ts, text, event, user, status))
     if updates:
-        ids, texts, events, users, statuses = (list(col) for col in zip(*updates))
+        columns = [list(column) for column in zip(*updates)]
         query = sql.SQL(
             "UPDATE {} AS t SET record = u.record::jsonb, event = u.event, "
-            "user_id = u.user_id, status = u.status FROM unnest(%s::bigint[], %s::text[], "
-            "%s::text[], %s::text[], %s::text[]) AS u(id, record, event, user_id, status) "
-            "WHERE t.id = u.id"
+            "user_id = u.user_id, status = u.status FROM unnest(%s::uuid[], "
+            "%s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+            "AS u(record_id, ts, record, event, user_id, status) "
+            "WHERE t.record_id = u.record_id AND t.ts = u.ts"
         ).format(table_sql(table))
-        conn.execute(query, [ids, texts, events, users, statuses])
+        conn.execute(query, columns)
     return len(updates)

@@ -9,6 +9,7 @@ waits until every record emitted so far is committed or spilled.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -50,8 +51,10 @@ class PostgresLogHandler(logging.Handler):
       created with its indexes when missing unless ``create_table=False``.
     * ``spill_path``: the local JSON-lines file used during outages; default
       ``$DIHYA_PG_SPILL`` or ``logs/dihya-pg-spill.log``. Processes may share it.
-    * ``batch_size`` (500), ``flush_interval`` (seconds a partial batch waits, 0.2),
-      ``queue_size`` (records held in memory, 10000; beyond that the caller spills directly),
+    * ``batch_size`` (2000), ``flush_interval`` (seconds a small batch waits for more, 0.2),
+      ``queue_size`` (records held in memory, 10000; when it is full the caller waits for
+      room while the writer works, and spills directly while the database is down or the
+      writer has made no room for a second),
       ``max_backoff`` (seconds between reconnection attempts at most, 30),
       ``connect_timeout`` (5), ``close_timeout`` (seconds ``close`` waits for the writer, 30).
     * ``chain`` (False): seal every record into this writer's own hash chain (tamper evidence,
@@ -65,7 +68,7 @@ class PostgresLogHandler(logging.Handler):
         table: Optional[str] = None,
         spill_path: Optional[PathLike] = None,
         *,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         flush_interval: float = 0.2,
         queue_size: int = 10_000,
         max_backoff: float = 30.0,
@@ -100,6 +103,10 @@ class PostgresLogHandler(logging.Handler):
 
     def _start(self) -> None:
         self._pid = os.getpid()
+        # Record ids: a random UUID-4 head (74 random bits) per handler and process, then a
+        # counter: unique as uuid4s are, without a urandom call per record.
+        self._id_head = str(uuid.uuid4())[:24]
+        self._id_count = itertools.count()
         self._start_lock = threading.Lock()
         self._writer = Writer(self.location, Spill(self.spill_path), **self._options)
         self._writer.thread.start()
@@ -136,7 +143,7 @@ class PostgresLogHandler(logging.Handler):
             line = self.format(record)
             if self._sealer is not None:
                 line = self._sealer.seal(line)
-            item = (str(uuid.uuid4()), line)
+            item = (f"{self._id_head}{next(self._id_count):012x}", line)
             if self._closed:  # logged after close (e.g. during shutdown): keep it on disk
                 self._writer.spill.write([item])
             else:

@@ -56,6 +56,17 @@ loads: Callable[[str | bytes], Any] = _fast_loads if _orjson is not None else _s
 """Parse JSON text (orjson when installed, falling back to the stdlib's laxer parser)."""
 
 
+def _strict_loads(text: str) -> tuple[Any, bool]:
+    """``text`` parsed, and whether a strict parser took it: orjson refuses the ``NaN`` and
+    ``Infinity`` tokens and lone surrogate escapes, so only a ``\\u0000`` may remain to clean."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(text), True
+        except ValueError:
+            pass
+    return json.loads(text), False
+
+
 def _clean_text(text: str) -> str:
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")
@@ -83,25 +94,29 @@ def _suspect(line: str) -> bool:
     return "\\u" in line and _ESCAPES.search(line) is not None
 
 
-def _text(value: Any) -> Optional[str]:
-    return _clean_text(value) if isinstance(value, str) else None
-
-
 def stored_record(line: str) -> tuple[dict[str, Any], str]:
     """The record a row stores for ``line`` (one JSON object, as the formatter wrote it), and
     its JSON text: what ``jsonb`` refuses is cleaned; a line that is not a JSON object (a
     non-JSON formatter was configured) is kept as the ``message`` of a wrapper record."""
-    try:
-        record = loads(line)
-    except ValueError:
-        record = None
+    record, clean = _parsed(line)
     if not isinstance(record, dict):
         record = {"message": line}
         return record, json.dumps(_clean(record), ensure_ascii=False)
-    if _suspect(line):
+    if not clean:
         record = _clean(record)
         return record, json.dumps(record, ensure_ascii=False, separators=(",", ":"))
     return record, line
+
+
+def _parsed(line: str) -> tuple[Any, bool]:
+    """``line`` parsed (None if it is not JSON), and whether it holds nothing to clean."""
+    try:
+        record, strict = _strict_loads(line)
+    except ValueError:
+        return None, False
+    if strict:
+        return record, "\\u0000" not in line
+    return record, not _suspect(line)
 
 
 def prepare_row(record_id: str, line: str, now: Optional[datetime] = None) -> Row:
@@ -110,12 +125,13 @@ def prepare_row(record_id: str, line: str, now: Optional[datetime] = None) -> Ro
     stamp = parse_timestamp(record.get("timestamp", ""))
     if stamp is None:
         stamp = now or datetime.now(timezone.utc)
-    return (
+    event, user, status = record.get("event"), record.get("user_id"), record.get("status")
+    return (  # the record's strings are clean now (`stored_record`): only the types to check
         record_id,
         stamp,
-        _text(record.get("event")),
-        _text(record.get("user_id")),
-        _text(record.get("status")),
+        event if isinstance(event, str) else None,
+        user if isinstance(user, str) else None,
+        status if isinstance(status, str) else None,
         text,
     )
 

@@ -17,15 +17,19 @@ are deleted) or checks the table after the purge committed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import uuid
 import weakref
 from collections.abc import Iterable, MutableMapping, Sequence
 from datetime import date, datetime, timezone
 from typing import Any, Final, Optional
 
 import psycopg
-from psycopg import sql
+from psycopg import postgres, sql
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 from psycopg.types.json import Jsonb
 
 from dihya_logging.postgres._dsn import DEFAULT_TABLE, validate_table
@@ -36,6 +40,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Row",
     "anonymization_key",
+    "chain_heads",
     "drop_partitions_before",
     "ensure_partitions",
     "ensure_schema",
@@ -133,13 +138,14 @@ CREATE TABLE IF NOT EXISTS {name} (
     user_id   text,
     status    text,
     record    jsonb       NOT NULL,
-    CONSTRAINT {_quote(base[:56] + "_pkey2")} PRIMARY KEY (id, ts),
-    CONSTRAINT {_quote(base[:52] + "_record_id2")} UNIQUE (record_id, ts)
+    CONSTRAINT {_quote(base[:56] + "_pkey2")} PRIMARY KEY (record_id, ts)
 ) PARTITION BY RANGE (ts);
 CREATE INDEX IF NOT EXISTS {_index(table, "ts_idx")} ON {name} (ts);
 CREATE INDEX IF NOT EXISTS {_index(table, "user_ts_idx")} ON {name} (user_id, ts);
-CREATE INDEX IF NOT EXISTS {_index(table, "event_ts_idx")} ON {name} (event, ts);
-CREATE INDEX IF NOT EXISTS {_index(table, "status_ts_idx")} ON {name} (status, ts);
+CREATE INDEX IF NOT EXISTS {_index(table, "event_ts_idx")} ON {name} (event, ts)
+    WHERE event <> 'generation';
+CREATE INDEX IF NOT EXISTS {_index(table, "status_ts_idx")} ON {name} (status, ts)
+    WHERE status <> 'success';
 COMMENT ON TABLE {name} IS 'dihya-logging generation log (schema {SCHEMA_VERSION})';"""
 
 
@@ -343,18 +349,16 @@ def drop_partitions_before(conn: psycopg.Connection[Any], table: str, cutoff: da
         if end > cutoff:
             continue
         part = sql.Identifier(schema, name) if "." in table else sql.Identifier(name)
-        row = conn.execute(
-            sql.SQL("SELECT count(*) FILTER (WHERE event IS DISTINCT FROM 'purge') FROM {}").format(
-                part
-            )
-        ).fetchone()
-        removed += int(row[0]) if row else 0
+        # count(*) alone reads the smallest index only (an index-only scan of a vacuumed
+        # partition); the purge records, found by their partial index, are not counted
+        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(part)).fetchone()
         kept = conn.execute(
             sql.SQL(
                 "SELECT id, record_id, ts, event, user_id, status, record FROM {} "
                 "WHERE event = 'purge'"
             ).format(part)
         ).fetchall()
+        removed += (int(row[0]) if row else 0) - len(kept)
         conn.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(table_sql(table), part))
         conn.execute(sql.SQL("DROP TABLE {}").format(part))
         if kept:  # purge records are never removed: back into a fresh, small partition
@@ -414,72 +418,214 @@ def partition_table(conn: psycopg.Connection[Any], table: str) -> int:
 
 
 _STAGE: Final = "dihya_stage"
-_staged: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
-"""Connections that have created their private staging table."""
-_keys: MutableMapping[psycopg.Connection[Any], bytes] = weakref.WeakKeyDictionary()
-"""The pseudonym key each connection uses (read once per connection)."""
+_COLUMNS: Final = "record_id, ts, event, user_id, status, record"
+_COPY_TYPES: Final = ("uuid", "timestamptz", "text", "text", "text", "jsonb")
+_SEALED_TAIL: Final = '"link":"'
+"""What a sealed line has just before its 64-hex link and the closing brace (`_chain`)."""
+_CHAIN_KEY: Final = '"chain":'
+"""Where a sealer's fields start (never inside a JSON string, whose quotes are escaped)."""
+_PSEUDONYMS_KEPT: Final = 65_536
+"""User pseudonyms remembered per connection (one HMAC per user, not per row)."""
 
 
-def _stage(conn: psycopg.Connection[Any]) -> None:
-    if conn in _staged:
-        return
-    conn.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (record_id uuid, ts timestamptz, event text, "
-        "user_id text, status text, record jsonb, pseudonym text) ON COMMIT DELETE ROWS"
-    )
-    _staged.add(conn)
+class _Prepared:
+    """What one connection has set up for inserts: its pseudonym key and cache, its stage."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        conn.adapters.register_dumper(None, _UuidTextDumper)
+        conn.adapters.register_dumper(None, _JsonbTextDumper)
+        self.key: Optional[bytes] = None
+        self.pseudonyms: dict[str, str] = {}
+        self.staged = False
+        self.months: set[tuple[str, date]] = set()  # (table, month) partitions seen to exist
+
+    def pseudonym(self, user: str) -> str:
+        """``user``'s pseudonym under this connection's key (remembered)."""
+        token = self.pseudonyms.get(user)
+        if token is None:
+            if len(self.pseudonyms) >= _PSEUDONYMS_KEPT:
+                self.pseudonyms.clear()
+            token = self.pseudonyms[user] = pseudonymize(user, key=self.key)
+        return token
+
+
+class _UuidTextDumper(Dumper):
+    """A record id (text) in ``COPY``'s binary format: its 16 bytes."""
+
+    oid = postgres.types["uuid"].oid
+    format = Format.BINARY
+
+    def dump(self, obj: Any) -> bytes:
+        return uuid.UUID(obj).bytes
+
+
+class _JsonbTextDumper(Dumper):
+    """A record's JSON text in ``COPY``'s binary format (version 1, then the text as is)."""
+
+    oid = postgres.types["jsonb"].oid
+    format = Format.BINARY
+
+    def dump(self, obj: Any) -> bytes:
+        text: str = obj
+        return b"\x01" + text.encode()
+
+
+_prepared: MutableMapping[psycopg.Connection[Any], _Prepared] = weakref.WeakKeyDictionary()
+
+
+def _setup(conn: psycopg.Connection[Any]) -> _Prepared:
+    prepared = _prepared.get(conn)
+    if prepared is None:
+        prepared = _prepared[conn] = _Prepared(conn)
+    return prepared
+
+
+def chain_heads(rows: Sequence[Row]) -> dict[str, tuple[int, str]]:
+    """The newest entry (seq, link) of each writer chain among ``rows``: the rows a `RowSealer`
+    sealed (its fields close the record; a caller's look-alike fields elsewhere do not count)."""
+    heads: dict[str, tuple[int, str]] = {}
+    for row in rows:
+        text = row[5]
+        start = text.rfind(_CHAIN_KEY)  # the last key but the seal's own: only those parsed
+        if text[-74:-66] != _SEALED_TAIL or start < 0:
+            continue
+        try:
+            record = json.loads("{" + text[start:])
+        except ValueError:
+            continue
+        chain, seq, link = record.get("chain"), record.get("seq"), record.get("link")
+        sealed = isinstance(chain, str) and type(seq) is int and isinstance(link, str)
+        if sealed and (chain not in heads or heads[chain][0] < seq):
+            heads[chain] = (seq, link)
+    return heads
 
 
 def insert_rows(conn: psycopg.Connection[Any], table: str, rows: Sequence[Row]) -> int:
     """Insert rows, skipping record ids already present and erased users; returns how many
     were added.
 
-    ``COPY`` into a private temporary table, then ``INSERT … SELECT … ON CONFLICT (record_id)
-    DO NOTHING`` into the log table, in one transaction (a savepoint inside the caller's): a
-    retried or replayed batch is harmless, and the cost stays that of ``COPY`` (the
-    ``unnest``-of-arrays alternative measured several times slower on large records). Rows
-    whose user is in the erasure table, stamped at or before the erasure, are left out.
+    One transaction (a savepoint inside the caller's), under the shared erasure lock: the
+    erasure table is asked once for the batch's users (rows of an erased user stamped at or
+    before the erasure are left out), the others go in by one binary ``COPY`` straight into
+    the log table, and the chain heads advance. A batch some of whose record ids are in already
+    (retried after a lost acknowledgement, replayed from the spill, imported again) fails that
+    ``COPY`` on the primary key and goes again through a private staging table and ``INSERT …
+    ON CONFLICT DO NOTHING`` (slower, idempotent).
     """
     if not rows:
         return 0
-    key = _keys.get(conn)
-    if key is None and any(row[3] is not None for row in rows):
-        key = _keys[conn] = pseudonym_key(conn, table)
-    ensure_partitions(conn, table, [row[1] for row in rows])
+    prepared = _setup(conn)
+    if prepared.key is None and any(row[3] is not None for row in rows):
+        prepared.key = pseudonym_key(conn, table)
+    heads = chain_heads(rows)
+    _partitions_for(conn, table, rows, prepared)
+    try:
+        return _insert(conn, table, rows, heads, prepared)
+    except psycopg.errors.CheckViolation:  # no partition for a row: a purge dropped its month
+        prepared.months.clear()
+        _partitions_for(conn, table, rows, prepared)
+        return _insert(conn, table, rows, heads, prepared)
+
+
+def _partitions_for(
+    conn: psycopg.Connection[Any], table: str, rows: Sequence[Row], prepared: _Prepared
+) -> None:
+    """Make sure the rows' monthly partitions exist; a month this connection already saw (the
+    batch's only month, the common case) needs no query."""
+    stamps = [row[1] for row in rows]
+    first, last = _month(min(stamps)), _month(max(stamps))
+    if first != last or (table, first) not in prepared.months:
+        ensure_partitions(conn, table, stamps)
+        if first == last:
+            prepared.months.add((table, first))
+
+
+def _insert(
+    conn: psycopg.Connection[Any],
+    table: str,
+    rows: Sequence[Row],
+    heads: dict[str, tuple[int, str]],
+    prepared: _Prepared,
+) -> int:
+    """`insert_rows`' transaction(s), the partitions being there."""
+    try:
+        with conn.transaction():
+            erasure_lock(conn, table, exclusive=False)
+            kept = _not_erased(conn, table, rows, prepared)
+            with conn.cursor() as cur:
+                _copy(cur, table_sql(table), kept)
+                _advance_heads(cur, table, heads)
+        return len(kept)
+    except psycopg.errors.UniqueViolation:
+        pass  # some of the rows are in already: add the others only
     with conn.transaction():
         erasure_lock(conn, table, exclusive=False)
-        _stage(conn)
+        kept = _not_erased(conn, table, rows, prepared)
+        if not prepared.staged:
+            conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (record_id uuid, ts timestamptz, "
+                "event text, user_id text, status text, record jsonb) ON COMMIT DELETE ROWS"
+            )
+            prepared.staged = True
         with conn.cursor() as cur:
-            with cur.copy(f"COPY {_STAGE} FROM STDIN") as copy:
-                for row in rows:
-                    user = row[3]
-                    pseudonym = None if user is None or key is None else pseudonymize(user, key=key)
-                    copy.write_row((*row, pseudonym))
+            _copy(cur, sql.Identifier(_STAGE), kept)
             cur.execute(
-                sql.SQL(
-                    "INSERT INTO {} (record_id, ts, event, user_id, status, record) "
-                    "SELECT s.record_id, s.ts, s.event, s.user_id, s.status, s.record FROM {} s "
-                    "WHERE s.pseudonym IS NULL OR NOT EXISTS (SELECT 1 FROM {} e "
-                    "WHERE e.pseudonym = s.pseudonym AND s.ts <= e.erased_at) "
-                    "ON CONFLICT DO NOTHING"
-                ).format(
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
                     table_sql(table),
+                    sql.SQL(_COLUMNS),
+                    sql.SQL(_COLUMNS),
                     sql.Identifier(_STAGE),
-                    sql.Identifier(*erased_table(table).split(".")),
                 )
             )
             added = max(cur.rowcount, 0)
-            cur.execute(
-                sql.SQL(
-                    "INSERT INTO {} AS h (chain, seq, link) SELECT DISTINCT ON (record->>'chain') "
-                    "record->>'chain', (record->>'seq')::numeric, record->>'link' FROM {} "
-                    "WHERE jsonb_typeof(record->'chain') = 'string' AND "
-                    "jsonb_typeof(record->'seq') = 'number' AND "
-                    "jsonb_typeof(record->'link') = 'string' "
-                    "ORDER BY record->>'chain', (record->>'seq')::numeric DESC "
-                    "ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, link = excluded.link "
-                    "WHERE h.seq < excluded.seq"
-                ).format(sql.Identifier(*heads_table(table).split(".")), sql.Identifier(_STAGE))
-            )
+            _advance_heads(cur, table, heads)
             cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(_STAGE)))
     return added
+
+
+def _not_erased(
+    conn: psycopg.Connection[Any], table: str, rows: Sequence[Row], prepared: _Prepared
+) -> Sequence[Row]:
+    """``rows`` less those of erased users stamped at or before their erasure (one query on
+    the erasure table's key for the batch's users; erasure lock held)."""
+    users = {row[3] for row in rows if row[3] is not None}
+    if not users or prepared.key is None:
+        return rows
+    tokens = {prepared.pseudonym(user): user for user in users}
+    erased = conn.execute(
+        sql.SQL("SELECT pseudonym, erased_at FROM {} WHERE pseudonym = ANY(%s)").format(
+            sql.Identifier(*erased_table(table).split("."))
+        ),
+        [list(tokens)],
+    ).fetchall()
+    if not erased:
+        return rows
+    cutoffs = {tokens[token]: erased_at for token, erased_at in erased}
+    return [row for row in rows if row[3] not in cutoffs or row[1] > cutoffs[row[3]]]
+
+
+def _copy(cur: psycopg.Cursor[Any], target: sql.Composable, rows: Sequence[Row]) -> None:
+    """``rows`` into ``target`` by one binary ``COPY`` (no text escaping on either side)."""
+    if not rows:
+        return
+    query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(target, sql.SQL(_COLUMNS))
+    with cur.copy(query) as copy:
+        copy.set_types(_COPY_TYPES)
+        for row in rows:
+            copy.write_row(row)
+
+
+def _advance_heads(cur: psycopg.Cursor[Any], table: str, heads: dict[str, tuple[int, str]]) -> None:
+    """Move each chain's recorded head forward to the newest entry of this batch."""
+    if not heads:
+        return
+    chains = sorted(heads)
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {} AS h (chain, seq, link) "
+            "SELECT * FROM unnest(%s::text[], %s::numeric[], %s::text[]) "
+            "ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, link = excluded.link "
+            "WHERE h.seq < excluded.seq"
+        ).format(sql.Identifier(*heads_table(table).split("."))),
+        [chains, [heads[c][0] for c in chains], [heads[c][1] for c in chains]],
+    )

@@ -270,7 +270,7 @@ class PostgresStore:
         can trust the purge records that authorise tombstones."""
         line = audit_line(fields)
         newest = conn.execute(
-            sql.SQL("SELECT record ? %s FROM {} ORDER BY id DESC LIMIT 1").format(
+            sql.SQL("SELECT record ? %s FROM {} ORDER BY ts DESC, id DESC LIMIT 1").format(
                 table_sql(self.table)
             ),
             [CHAIN_ID_FIELD],

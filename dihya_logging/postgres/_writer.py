@@ -1,11 +1,13 @@
 """The background writer of `PostgresLogHandler`: batches from the queue into the table.
 
-One daemon thread per handler (per process). It takes up to ``batch_size`` lines, inserts them
-in one statement and marks them done. When the database cannot be reached, or rejects a batch,
-the batch goes to the spill file instead, the writer backs off exponentially (with jitter, up to
-``max_backoff``), and every batch taken before the next attempt is spilled at once, so memory
-stays bounded by the queue. When a connection succeeds again it first replays the spill, then
-resumes. Record ids make every retry and replay idempotent: nothing lost, nothing sent twice.
+One daemon thread per handler (per process). It takes up to ``batch_size`` lines (a small
+batch waits up to ``flush_interval`` for more: group commit), inserts them in one transaction
+and marks them done. A full queue makes the caller wait while the writer works. When the
+database cannot be reached, or rejects a batch, the batch goes to the spill file instead, the
+writer backs off exponentially (with jitter, up to ``max_backoff``), and every batch taken
+before the next attempt is spilled at once, so memory stays bounded by the queue. When a
+connection succeeds again it first replays the spill, then resumes. Record ids make every
+retry and replay idempotent: nothing lost, nothing sent twice.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ _WAKE: Item = ("", "")
 """Queued by `Writer.stop` so that a stopping writer does not sit out ``flush_interval``."""
 _SPILL_CHECK_EVERY = 5.0
 """Seconds between looks for spilled records left by other processes sharing the spill file."""
+_FULL_QUEUE_WAIT = 1.0
+"""Seconds a caller waits for room in a full queue before deciding the writer is stuck."""
+_GROUP = 100
+"""A batch this small waits (up to ``flush_interval``) for more: a commit costs about as much
+as inserting 100 rows."""
+_GROUP_POLL = 0.01
+"""Seconds between looks for more records while a small batch waits."""
 
 
 class Writer:
@@ -60,11 +69,13 @@ class Writer:
         self.connect_timeout = connect_timeout
         self.create_table = create_table
         self.stopping = threading.Event()
+        self._hurry = threading.Event()  # flush, stop, a caller waiting: send a small batch now
         self._cond = threading.Condition()
         self._accepted = 0  # records given to this writer (queued or spilled by the caller)
         self._done = 0  # records committed or spilled
         self._conn: Optional[psycopg.Connection[Any]] = None
         self._down = False
+        self._stalled = False  # set by a caller that found no room in time; cleared per batch
         self._backoff = 0.0
         self._next_attempt = 0.0
         self._spill_pending = False
@@ -78,17 +89,31 @@ class Writer:
 
     # -- caller side -------------------------------------------------------------------------------
     def submit(self, item: Item) -> None:
-        """Queue a record; when the queue is full, spill it now (bounded memory, no loss)."""
+        """Queue a record (bounded memory, no loss). When the queue is full, wait for room while
+        the writer is working (a burst: backpressure, as a disk would give), else spill it now:
+        the database is down, or the writer made no room for `_FULL_QUEUE_WAIT` seconds (it is
+        stuck; later records spill at once until it completes a batch)."""
         with self._cond:
             self._accepted += 1
         try:
             self.queue.put_nowait(item)
+            return
         except queue.Full:
-            self._spill([item], caller=True)
-            self._mark_done(1)
+            pass
+        waiting_helps = threading.current_thread() is not self.thread  # not a record it logs
+        if waiting_helps and not (self._down or self._stalled or self.stopping.is_set()):
+            self._hurry.set()  # no partial batch waits for more while callers wait for room
+            try:
+                self.queue.put(item, timeout=_FULL_QUEUE_WAIT)
+                return
+            except queue.Full:
+                self._stalled = True
+        self._spill([item], caller=True)
+        self._mark_done(1)
 
     def wait(self, timeout: float) -> bool:
         """Block until every record submitted so far is committed or spilled."""
+        self._hurry.set()  # a partial batch goes now
         with self._cond:
             target = self._accepted
             return self._cond.wait_for(
@@ -103,6 +128,7 @@ class Writer:
     def stop(self) -> None:
         """Ask the thread to finish: it drains the queue, tries the spill once more, exits."""
         self.stopping.set()
+        self._hurry.set()
         with contextlib.suppress(queue.Full):
             self.queue.put_nowait(_WAKE)
 
@@ -144,17 +170,34 @@ class Writer:
                 self._process([])
 
     def _take(self) -> list[Item]:
+        """The next batch: up to ``batch_size`` records. A small batch (under `_GROUP`) waits
+        up to ``flush_interval`` for more (group commit: one transaction, one WAL flush for
+        many records), unless a caller flushes or waits for room, or the handler closes; a
+        busy writer never waits (its batches are big already, and the server keeps busy)."""
         timeout = 0.01 if self.stopping.is_set() else self.flush_interval
         if self._down:
             timeout = max(0.01, min(timeout, self._next_attempt - time.monotonic()))
         batch: list[Item] = []
         try:
             batch.append(self.queue.get(timeout=timeout))
+        except queue.Empty:
+            return batch
+        self._drain(batch)
+        if not (self._down or self.stopping.is_set()):
+            deadline = time.monotonic() + self.flush_interval
+            while len(batch) < min(_GROUP, self.batch_size):
+                left = deadline - time.monotonic()
+                if left <= 0 or self._hurry.wait(min(_GROUP_POLL, left)):
+                    break
+                self._drain(batch)
+            self._hurry.clear()  # before the last look: a later flush finds it set again
+            self._drain(batch)
+        return [item for item in batch if item is not _WAKE]
+
+    def _drain(self, batch: list[Item]) -> None:
+        with contextlib.suppress(queue.Empty):
             while len(batch) < self.batch_size:
                 batch.append(self.queue.get_nowait())
-        except queue.Empty:
-            pass
-        return [item for item in batch if item is not _WAKE]
 
     def _attempt_due(self) -> bool:
         """Whether to connect without new records: to replay spilled ones."""
@@ -187,6 +230,7 @@ class Writer:
             else:
                 self._recover()
         finally:
+            self._stalled = False
             self._mark_done(len(batch))
 
     def _send(self, conn: psycopg.Connection[Any], items: Sequence[Item]) -> None:

@@ -12,13 +12,14 @@ CREATE TABLE IF NOT EXISTS "dihya_generation_log" (
     user_id   text,
     status    text,
     record    jsonb       NOT NULL,
-    CONSTRAINT "dihya_generation_log_pkey2" PRIMARY KEY (id, ts),
-    CONSTRAINT "dihya_generation_log_record_id2" UNIQUE (record_id, ts)
+    CONSTRAINT "dihya_generation_log_pkey2" PRIMARY KEY (record_id, ts)
 ) PARTITION BY RANGE (ts);
 CREATE INDEX IF NOT EXISTS "dihya_generation_log_ts_idx" ON "dihya_generation_log" (ts);
 CREATE INDEX IF NOT EXISTS "dihya_generation_log_user_ts_idx" ON "dihya_generation_log" (user_id, ts);
-CREATE INDEX IF NOT EXISTS "dihya_generation_log_event_ts_idx" ON "dihya_generation_log" (event, ts);
-CREATE INDEX IF NOT EXISTS "dihya_generation_log_status_ts_idx" ON "dihya_generation_log" (status, ts);
+CREATE INDEX IF NOT EXISTS "dihya_generation_log_event_ts_idx" ON "dihya_generation_log" (event, ts)
+    WHERE event <> 'generation';
+CREATE INDEX IF NOT EXISTS "dihya_generation_log_status_ts_idx" ON "dihya_generation_log" (status, ts)
+    WHERE status <> 'success';
 COMMENT ON TABLE "dihya_generation_log" IS 'dihya-logging generation log (schema 2)';
 -- The key of the user-id pseudonyms (anonymizing purges, audit events, the erasure check of
 -- every insert), made on first need unless $DIHYA_ANON_KEY is set: every account reads it.
