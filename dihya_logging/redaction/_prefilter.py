@@ -1,0 +1,95 @@
+"""The optional compiled prefilter of the text scrubber: Hyperscan (the ``fast`` extra).
+
+Floor 1 (no I/O; `hyperscan` is imported only when a scrubber asks for it). The pure-`re`
+scans of `_scrubber` stop at every character that may start one of their alternatives (``.``,
+``-``, ``_``, ``b``, digits...) and cost about 15 ns per character of new text. Here one
+Hyperscan database per scan holds a *superset* of each alternative (the same regex without its
+lookarounds), scans the reversed text in C and reports where an alternative may start (or which
+patterns occur); the scrubber then runs its own `re` pattern at those positions only, so its
+answer is exactly the pure path's: a candidate the `re` pattern rejects costs one `match`, and
+a match is never missed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["Scanner", "available"]
+
+
+def available() -> bool:
+    """Whether the compiled prefilter can be built here (the `hyperscan` package imports)."""
+    try:
+        import hyperscan  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class Scanner:
+    """One Hyperscan database over reversed text; thread-safe (a scratch space per thread).
+
+    Each pattern is (regex over reversed text, ignore case, tag). With `starts`, a match
+    reports its start plus the tag (the offset of the `re` alternative's first character);
+    without, only the tag of each pattern that occurs. Non-ASCII characters are scanned as
+    ``?`` (one byte each, so offsets stay character offsets): no pattern matches a non-ASCII
+    character, and an extra candidate costs only one `match`. Raises ImportError without
+    `hyperscan`.
+    """
+
+    __slots__ = ("_db", "_hs", "_local", "_tags")
+
+    def __init__(self, patterns: Sequence[tuple[str, bool, int]], *, starts: bool) -> None:
+        import hyperscan
+
+        self._hs = hyperscan
+        mode = hyperscan.HS_FLAG_SOM_LEFTMOST if starts else hyperscan.HS_FLAG_SINGLEMATCH
+        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self._db.compile(
+            expressions=[regex.encode("ascii") for regex, _, _ in patterns],
+            ids=list(range(len(patterns))),
+            flags=[mode | (hyperscan.HS_FLAG_CASELESS if ci else 0) for _, ci, _ in patterns],
+        )
+        self._tags = [tag for _, _, tag in patterns]
+        self._local = threading.local()
+
+    def _scan(self, rev: str, on_match: Callable[..., Any]) -> bool:
+        """Scan `rev`; False when `on_match` stopped the scan by returning True."""
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = self._hs.Scratch(self._db)
+        try:
+            self._db.scan(rev.encode("ascii", "replace"), on_match, scratch=scratch)
+        except self._hs.ScanTerminated:
+            return False
+        return True
+
+    def positions(self, rev: str) -> list[int]:
+        """Sorted positions of `rev` where an alternative may start."""
+        hits: set[int] = set()
+        add, tags = hits.add, self._tags
+        self._scan(rev, lambda i, start, end, flags, context: add(start + tags[i]))
+        return sorted(hits)
+
+    def first(self, rev: str, accept: Callable[[int], bool]) -> bool:
+        """Whether `accept` says True of a candidate position (each asked once, in no order)."""
+        seen: set[int] = set()
+        tags = self._tags
+
+        def on_match(i: int, start: int, end: int, flags: int, context: object) -> bool:
+            at = start + tags[i]
+            if at in seen:
+                return False
+            seen.add(at)
+            return accept(at)
+
+        return not self._scan(rev, on_match)
+
+    def tags(self, rev: str) -> set[int]:
+        """The tags of the patterns that occur in `rev`."""
+        found: set[int] = set()
+        add, tags = found.add, self._tags
+        self._scan(rev, lambda i, start, end, flags, context: add(tags[i]))
+        return found
