@@ -211,10 +211,11 @@ class Redactor:
                     out = self._walk(obj, 0, fresh.append, _Track(limit))
                 except RecursionError:
                     return "<unredactable: call stack exhausted>"
-            if fresh and not self._text.vet(fresh):
-                scrub, left = self._text.scrub, 0
+            dirty = self._text.sift(fresh) if fresh else fresh
+            if dirty:
+                scrub, left = self._text.scrub_dirty, 0
                 changed: dict[str, str] = {}
-                for text in fresh:  # only strings not known clean can change; every place
+                for text in dirty:  # only strings not known clean can change; every place
                     new = changed.get(text) or scrub(text)  # one is used was added to `fresh`
                     if new is not text:
                         changed[text] = new

@@ -333,8 +333,8 @@ class TextScrubber:
 
     __slots__ = (
         "_always", "_detectors", "_find", "_finder_scan", "_key_strength", "_mask", "_match",
-        "_memo_chars", "_pairs_scan", "_plain", "_related", "_search", "_size", "_trigger",
-        "_trigger_scan", "memo",
+        "_memo_chars", "_pairs_scan", "_plain", "_related", "_search", "_size", "_strengths",
+        "_trigger", "_trigger_scan", "memo",
     )  # fmt: skip
 
     def __init__(
@@ -347,6 +347,7 @@ class TextScrubber:
         prefilter: bool | None = None,
     ) -> None:
         self._mask, self._key_strength, self._size = mask, key_strength, cache_size
+        self._strengths: dict[str, int] = {}  # an identifier READ BACKWARDS -> its strength
         self._detectors = [
             (d.compile(), tuple(x.lower() for x in d.literals) if d.ignore_case else d.literals,
              d.ignore_case, replacer(d.group, mask, bounded=d.bounded))
@@ -384,12 +385,33 @@ class TextScrubber:
         """Mask secrets inside `text`; the same object comes back when nothing changes."""
         if text in self.memo:
             return text
-        if self.dirty(text):
-            new = self._scrub(text)
-            if new != text:
-                return new
+        return self.scrub_dirty(text) if self.dirty(text) else self._clean(text)
+
+    def scrub_dirty(self, text: str) -> str:
+        """`scrub` of a string `dirty` already said may change (it is not scanned again)."""
+        new = self._scrub(text)
+        return new if new != text else self._clean(text)
+
+    def _clean(self, text: str) -> str:
         self.remember((text,), len(text))
         return text
+
+    def sift(self, texts: list[str]) -> list[str]:
+        """The strings of `texts` that may change, in order (the others are memoised as clean).
+
+        One `vet` of the whole batch, string by string only when it trips; a batch of one or
+        two strings string by string at once, so that a dirty string is not scanned twice.
+        """
+        if len(texts) > 2 and self.vet(texts):
+            return []
+        memo, out = self.memo, []
+        for text in texts:
+            if text not in memo:
+                if self.dirty(text):
+                    out.append(text)
+                else:
+                    self.remember((text,), len(text))
+        return out
 
     def remember(self, texts: Iterable[str], chars: int) -> None:
         """Record clean strings (`chars`: their total length); bounded in count and size."""
@@ -438,9 +460,15 @@ class TextScrubber:
 
     def _ident_strength(self, rev: str, m: re.Match[str], g: int) -> int:
         """How sensitive the identifier of group `g` of a reversed-text match is."""
-        ident = m.group(g)[::-1]
-        strength = self._key_strength(ident)
-        if not strength and len(ident) <= 5 and ident.lower() in ("value", "val"):
+        backwards = m.group(g)
+        strength = self._strengths.get(backwards)
+        if strength is None:
+            strength = self._key_strength(backwards[::-1])
+            if len(backwards) <= 256:
+                if len(self._strengths) >= self._size:
+                    self._strengths.clear()
+                self._strengths[backwards] = strength
+        if not strength and len(backwards) <= 5 and backwards.lower() in ("eulav", "lav"):
             name = _named_key(rev[m.end(g) : m.end(g) + 160][::-1])
             if name is not None:
                 strength = self._key_strength(name)
