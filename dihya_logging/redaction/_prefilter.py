@@ -12,11 +12,17 @@ a match is never missed.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["Scanner", "available"]
+__all__ = ["SWITCH", "Scanner", "available", "wanted"]
+
+
+SWITCH = "DIHYA_REDACTION_PREFILTER"
+"""Set to ``off`` (or ``0``, ``false``, ``no``), redactors built with ``prefilter=None`` use the
+pure-`re` path even where `hyperscan` is installed (CI runs the oldest Python's suite so)."""
 
 
 def available() -> bool:
@@ -26,6 +32,14 @@ def available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def wanted() -> bool:
+    """Whether a redactor built with ``prefilter=None`` uses the compiled prefilter."""
+    return os.environ.get(SWITCH, "").strip().lower() not in _OFF and available()
+
+
+_OFF = frozenset(("0", "off", "false", "no"))
 
 
 class Scanner:

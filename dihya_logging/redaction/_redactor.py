@@ -76,8 +76,9 @@ class Redactor:
     `patterns` add regexes (str or compiled: the named group ``secret`` is masked if present,
     else the whole match) or `Detector` objects; `mask` replaces every secret. Containers nested
     deeper than `max_depth` and reference cycles become placeholders. `prefilter`: scan new text
-    with the compiled prefilter (Hyperscan, the ``fast`` extra) when it is installed (None),
-    always (True: ImportError without it) or never (False); the output is the same. Thread-safe.
+    with the compiled prefilter (Hyperscan, the ``fast`` extra) when it is installed and
+    ``DIHYA_REDACTION_PREFILTER`` is not ``off`` (None), always (True: ImportError without it)
+    or never (False); the output is the same. Thread-safe.
     """
 
     __slots__ = (

@@ -17,7 +17,7 @@ from typing import cast
 
 from dihya_logging.redaction._detectors import Detector
 from dihya_logging.redaction._prefilter import Scanner
-from dihya_logging.redaction._prefilter import available as prefilter_available
+from dihya_logging.redaction._prefilter import wanted as prefilter_wanted
 
 __all__ = ["TextScrubber", "build_trigger", "replacer"]
 
@@ -368,7 +368,7 @@ class TextScrubber:
         self._trigger = build_trigger(literals, anchors)
         self._search, self._match = self._trigger.search, self._trigger.match
         self._trigger_scan = self._finder_scan = self._pairs_scan = None
-        if prefilter or (prefilter is None and prefilter_available()):
+        if prefilter or (prefilter is None and prefilter_wanted()):
             self._trigger_scan = Scanner(prefilter_patterns(literals, anchors), starts=True)
             self._finder_scan = Scanner(  # each literal (or lone anchor) tagged by its detector
                 [(re.escape(x[::-1]), d.ignore_case, i) for i, d in enumerate(detectors)
