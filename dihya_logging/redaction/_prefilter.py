@@ -53,7 +53,7 @@ class Scanner:
     `hyperscan`.
     """
 
-    __slots__ = ("_db", "_hs", "_local", "_tags")
+    __slots__ = ("_at", "_db", "_hs", "_local", "_tag", "_tags")
 
     def __init__(self, patterns: Sequence[tuple[str, bool, int]], *, starts: bool) -> None:
         import hyperscan
@@ -66,26 +66,35 @@ class Scanner:
             ids=list(range(len(patterns))),
             flags=[mode | (hyperscan.HS_FLAG_CASELESS if ci else 0) for _, ci, _ in patterns],
         )
-        self._tags = [tag for _, _, tag in patterns]
+        tags = self._tags = [tag for _, _, tag in patterns]
         self._local = threading.local()
 
-    def _scan(self, rev: str, on_match: Callable[..., Any]) -> bool:
+        def at(i: int, start: int, end: int, flags: int, hits: list[int]) -> None:
+            hits.append(start + tags[i])
+
+        def tag(i: int, start: int, end: int, flags: int, found: set[int]) -> None:
+            found.add(tags[i])
+
+        self._at, self._tag = at, tag  # callbacks made once: the found go to the context
+
+    def _scan(self, rev: str, on_match: Callable[..., Any], context: object = None) -> bool:
         """Scan `rev`; False when `on_match` stopped the scan by returning True."""
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = self._local.scratch = self._hs.Scratch(self._db)
         try:
-            self._db.scan(rev.encode("ascii", "replace"), on_match, scratch=scratch)
+            scratch = self._local.scratch
+        except AttributeError:
+            scratch = self._local.scratch = self._hs.Scratch(self._db)
+        data = rev.encode("ascii", "replace")
+        try:
+            self._db.scan(data, on_match, context=context, scratch=scratch)
         except self._hs.ScanTerminated:
             return False
         return True
 
     def positions(self, rev: str) -> list[int]:
         """Sorted positions of `rev` where an alternative may start."""
-        hits: set[int] = set()
-        add, tags = hits.add, self._tags
-        self._scan(rev, lambda i, start, end, flags, context: add(start + tags[i]))
-        return sorted(hits)
+        hits: list[int] = []
+        self._scan(rev, self._at, hits)
+        return sorted(set(hits)) if len(hits) > 1 else hits
 
     def first(self, rev: str, accept: Callable[[int], bool]) -> bool:
         """Whether `accept` says True of a candidate position (each asked once, in no order)."""
@@ -104,6 +113,5 @@ class Scanner:
     def tags(self, rev: str) -> set[int]:
         """The tags of the patterns that occur in `rev`."""
         found: set[int] = set()
-        add, tags = found.add, self._tags
-        self._scan(rev, lambda i, start, end, flags, context: add(tags[i]))
+        self._scan(rev, self._tag, found)
         return found
