@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dihya_logging.redaction._detectors import CATALOGUE
+from dihya_logging.redaction._detectors import CATALOGUE, Detector
 from dihya_logging.redaction._redactor import Redactor
 from tests.helpers_redaction import example_of
 
@@ -125,3 +125,14 @@ def test_the_switch_turns_the_default_off() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert done.stdout.split() == ["False", "x", "api_key:", "[REDACTED]", "y"]
+
+
+def test_a_rule_hyperscan_refuses_leaves_the_default_on_the_pure_path() -> None:
+    """A user detector whose anchor has a lookaround (Hyperscan has none): the default redactor
+    still masks with it (pure path, same output); ``prefilter=True`` refuses to build."""
+    rule = Detector("zq-id", r"zq-[0-9]{4}", ("zq-",), anchor=r"-(?!x)qz")
+    text = "id zq-1234 end " * 30
+    assert Redactor(patterns=[rule]).redact_text(text) == "id [REDACTED] end " * 30
+    assert Redactor(patterns=[rule], prefilter=False).redact_text(text) == "id [REDACTED] end " * 30
+    with pytest.raises(Exception, match="not supported"):
+        Redactor(patterns=[rule], prefilter=True)

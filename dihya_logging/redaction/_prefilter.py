@@ -12,12 +12,13 @@ a match is never missed.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["SWITCH", "Scanner", "available", "wanted"]
+__all__ = ["SWITCH", "Scanner", "available", "scanner", "wanted"]
 
 
 SWITCH = "DIHYA_REDACTION_PREFILTER"
@@ -40,6 +41,13 @@ def wanted() -> bool:
 
 
 _OFF = frozenset(("0", "off", "false", "no"))
+
+
+@functools.lru_cache(maxsize=32)
+def scanner(patterns: tuple[tuple[str, bool, int], ...], starts: bool) -> Scanner:
+    """The `Scanner` of `patterns`, compiled once per process (~20-60 ms a database): every
+    redactor with the default rules shares the same three."""
+    return Scanner(patterns, starts=starts)
 
 
 class Scanner:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import cast
 
 from dihya_logging.redaction._detectors import Detector
-from dihya_logging.redaction._prefilter import Scanner
+from dihya_logging.redaction._prefilter import Scanner, scanner
 from dihya_logging.redaction._prefilter import wanted as prefilter_wanted
 
 __all__ = ["TextScrubber", "build_trigger", "replacer"]
@@ -186,6 +186,17 @@ def _loose_separators() -> list[tuple[str, bool, int]]:
     return [
         (re.escape(sep[::-1]) + _LOOSE_TAILS[kind], False, _anchor(sep[::-1], False))
         for sep, kind in _SEPARATORS
+    ]
+
+
+def _finder_patterns(detectors: Sequence[Detector]) -> list[tuple[str, bool, int]]:
+    """For the compiled literal finder: each detector literal (or the anchor of a detector
+    without literals) as a regex over reversed text, tagged with its detector's index."""
+    literals = [
+        (re.escape(x[::-1]), d.ignore_case, i) for i, d in enumerate(detectors) for x in d.literals
+    ]
+    return literals + [
+        (d.anchor, False, i) for i, d in enumerate(detectors) if d.anchor and not d.literals
     ]
 
 
@@ -369,15 +380,15 @@ class TextScrubber:
         self._search, self._match = self._trigger.search, self._trigger.match
         self._trigger_scan = self._finder_scan = self._pairs_scan = None
         if prefilter or (prefilter is None and prefilter_wanted()):
-            self._trigger_scan = Scanner(prefilter_patterns(literals, anchors), starts=True)
-            self._finder_scan = Scanner(  # each literal (or lone anchor) tagged by its detector
-                [(re.escape(x[::-1]), d.ignore_case, i) for i, d in enumerate(detectors)
-                 for x in d.literals]
-                + [(d.anchor, False, i) for i, d in enumerate(detectors)
-                   if d.anchor and not d.literals],
-                starts=False,
-            )  # fmt: skip
-            self._pairs_scan = Scanner(_loose_separators(), starts=True)
+            try:
+                self._trigger_scan, self._finder_scan, self._pairs_scan = (
+                    scanner(tuple(prefilter_patterns(literals, anchors)), True),
+                    scanner(tuple(_finder_patterns(detectors)), False),
+                    scanner(tuple(_loose_separators()), True),
+                )
+            except Exception:  # Hyperscan refuses a pattern (an anchor with a lookaround)
+                if prefilter:
+                    raise
         self.memo: set[str] = set()
         self._memo_chars = 0
 
