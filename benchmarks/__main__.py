@@ -1,7 +1,8 @@
 """``python -m benchmarks``: the peer suite of issue 6 (``make bench``); ``--help`` for options.
 
 Default: every contender, 5 repeats x 100,000 events, each in a fresh process, then the
-redaction-scaling check; prints a Markdown table and the issue-6 targets with PASS/FAIL and
+redaction-scaling check and the redaction regimes side by side (``bench_redaction
+--end-to-end``); prints a Markdown table and the issue-6 targets with PASS/FAIL and
 writes the results to ``benchmarks/results/``. ``--quick`` runs 5 x 10,000. ``--only NAME``
 (repeatable) picks contenders, ``scaling``, ``profile`` or another benchmark module of this
 directory (``bench_sink``, ...; arguments after ``--`` are passed on to it).
@@ -23,6 +24,7 @@ __all__ = ["main"]
 HERE = Path(__file__).resolve().parent
 SPECIAL = {
     "scaling": "the redaction engine alone on the event grown x1..x16",
+    "regimes": "issue 11's redaction regimes end to end beside python-json-logger, one process",
     "profile": "stage timings and cProfile of the dihya synchronous path",
 }
 
@@ -94,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(results))
         if not args.no_json:
             print(f"\nresults written to {write_json(results).relative_to(ROOT)}", file=sys.stderr)
+    if not only or "regimes" in only:  # suite event, every string new, a secret in the error
+        print()
+        status |= _run_module("bench_redaction", ["--end-to-end"])
     if args.profile or "profile" in only:
         print()
         status |= _profile(args.quick)

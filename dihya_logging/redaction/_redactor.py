@@ -75,7 +75,10 @@ class Redactor:
     `keys` add key phrases (matched like the defaults: case/separator-insensitive whole words);
     `patterns` add regexes (str or compiled: the named group ``secret`` is masked if present,
     else the whole match) or `Detector` objects; `mask` replaces every secret. Containers nested
-    deeper than `max_depth` and reference cycles become placeholders. Thread-safe.
+    deeper than `max_depth` and reference cycles become placeholders. `prefilter`: scan new text
+    with the compiled prefilter (Hyperscan, the ``fast`` extra) when it is installed and
+    ``DIHYA_REDACTION_PREFILTER`` is not ``off`` (None), always (True: ImportError without it)
+    or never (False); the output is the same. Thread-safe.
     """
 
     __slots__ = (
@@ -91,6 +94,7 @@ class Redactor:
         *,
         max_depth: int = 32,
         cache_size: int = 4096,
+        prefilter: bool | None = None,
     ) -> None:
         keys = (keys,) if isinstance(keys, str) else tuple(keys)
         if isinstance(patterns, (str, re.Pattern, Detector)):
@@ -101,6 +105,8 @@ class Redactor:
             raise TypeError("mask must be a non-empty str")
         if type(max_depth) is not int or max_depth < 1:
             raise ValueError("max_depth must be an int >= 1")
+        if prefilter is not None and type(prefilter) is not bool:
+            raise TypeError("prefilter must be None, True or False")
         detectors, plain = list(DEFAULT_PATTERNS), []
         for p in patterns:
             if isinstance(p, Detector):
@@ -114,7 +120,9 @@ class Redactor:
         self._kcache: dict[Any, str] = {}  # clean key -> output key
         self._scache: dict[Any, str] = {}  # sensitive key -> output key
         self._names: dict[str, int] = {}  # key text -> strength (see KeyClassifier.strength)
-        self._text = TextScrubber(detectors, plain, mask, self.key_strength, cache_size)
+        self._text = TextScrubber(
+            detectors, plain, mask, self.key_strength, cache_size, prefilter=prefilter
+        )
         self._walk, self._pairs, self._seq = _walkers(self)
 
     @property
@@ -204,10 +212,11 @@ class Redactor:
                     out = self._walk(obj, 0, fresh.append, _Track(limit))
                 except RecursionError:
                     return "<unredactable: call stack exhausted>"
-            if fresh and not self._text.vet(fresh):
-                scrub, left = self._text.scrub, 0
+            dirty = self._text.sift(fresh) if fresh else fresh
+            if dirty:
+                scrub, left = self._text.scrub_dirty, 0
                 changed: dict[str, str] = {}
-                for text in fresh:  # only strings not known clean can change; every place
+                for text in dirty:  # only strings not known clean can change; every place
                     new = changed.get(text) or scrub(text)  # one is used was added to `fresh`
                     if new is not text:
                         changed[text] = new
