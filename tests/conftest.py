@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from dihya_logging._schema import LOGGER_NAME
+from dihya_logging import LOGGER_NAME
 
 # Shared 2-core machines: no per-example deadline (speed is measured in benchmarks/, not here).
 settings.register_profile("dihya", deadline=None)

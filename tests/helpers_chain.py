@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
+from dihya_logging import GenerationLogHandler
 from dihya_logging._logset import LogSet
 from dihya_logging.chain._format import (
     HEAD_OFFSET,
@@ -19,7 +20,6 @@ from dihya_logging.chain._format import (
     render_head,
     seal_text,
 )
-from dihya_logging.sink._handler import GenerationLogHandler
 
 KEY = b"test chain key, never on disk"
 INTACT, TAMPERED, CANNOT_CHECK = "intact", "tampered", "cannot check"

@@ -219,8 +219,7 @@ def assert_one_line_error(result: Any, status: int | None = None, *, match: str 
 
 def writing_logger(path: Path, name: str, **options: Any) -> tuple[logging.Logger, Any]:
     """A private logger writing through a real GenerationLogHandler (and that handler)."""
-    from dihya_logging.formatter._formatter import RedactingJsonFormatter
-    from dihya_logging.sink._handler import GenerationLogHandler
+    from dihya_logging import GenerationLogHandler, RedactingJsonFormatter
 
     handler = GenerationLogHandler(path, **options)
     handler.setFormatter(RedactingJsonFormatter())

@@ -9,7 +9,7 @@ from typing import Any
 from helpers_sink import parse_all, read_lines
 from pythonjsonlogger.json import JsonFormatter
 
-from dihya_logging.sink._handler import GenerationLogHandler
+from dihya_logging import GenerationLogHandler
 
 __all__ = ["handler_at", "rec", "seqs"]
 

@@ -8,8 +8,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from dihya_logging import GenerationLogHandler
-from dihya_logging.formatter._formatter import RedactingJsonFormatter
+from dihya_logging import GenerationLogHandler, RedactingJsonFormatter
 
 SECRET = "zq8Hunter2Wvx"  # matches no value pattern: only key-based masking can hide it
 GHP = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"

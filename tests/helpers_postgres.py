@@ -30,7 +30,7 @@ TESTS = Path(__file__).resolve().parent
 
 def json_formatter() -> logging.Formatter:
     """The package's redacting formatter (the handler's default)."""
-    from dihya_logging.formatter._formatter import RedactingJsonFormatter
+    from dihya_logging import RedactingJsonFormatter
 
     return RedactingJsonFormatter()
 

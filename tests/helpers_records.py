@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
-from dihya_logging.formatter._formatter import RedactingJsonFormatter
+from dihya_logging import RedactingJsonFormatter
 
 
 class Capture(logging.Handler):

@@ -24,7 +24,7 @@ def make_logger(path: str, options: dict[str, Any], name: str = "sinktest") -> l
     """A logger writing JSON through a `GenerationLogHandler` (python-json-logger formatter)."""
     from pythonjsonlogger.json import JsonFormatter
 
-    from dihya_logging.sink._handler import GenerationLogHandler
+    from dihya_logging import GenerationLogHandler
 
     handler = GenerationLogHandler(path, **options)
     handler.setFormatter(JsonFormatter())
@@ -134,7 +134,7 @@ def _queue_exit(args: dict[str, Any]) -> dict[str, Any]:
     """Queue mode: log ``count`` records and exit without closing anything ourselves."""
     from pythonjsonlogger.json import JsonFormatter
 
-    from dihya_logging.sink._handler import GenerationLogHandler
+    from dihya_logging import GenerationLogHandler
     from dihya_logging.sink._queueing import make_queue_handler
 
     target = GenerationLogHandler(args["path"])
@@ -154,7 +154,7 @@ def _queue_burst(args: dict[str, Any]) -> dict[str, Any]:
 
     from pythonjsonlogger.json import JsonFormatter
 
-    from dihya_logging.sink._handler import GenerationLogHandler
+    from dihya_logging import GenerationLogHandler
     from dihya_logging.sink._queueing import make_queue_handler
 
     target = GenerationLogHandler(args["path"], fsync="never")

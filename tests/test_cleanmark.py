@@ -17,9 +17,9 @@ from typing import Any, Callable
 import pytest
 from helpers_records import json_stream, private_logger, run_without_orjson
 
-from dihya_logging.events._events import log_generation_event
+from dihya_logging import log_generation_event
+from dihya_logging.formatter import orjson_available
 from dihya_logging.formatter._cleanmark import CLEAN_FIELDS_ATTR, CleanFields, clean_mark
-from dihya_logging.formatter._formatter import orjson_available
 
 pytestmark = pytest.mark.skipif(not orjson_available(), reason="the mark needs orjson")
 

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dihya_logging.store._api import purge_generation_logs
-from dihya_logging.store._export import export_generation_logs
+from dihya_logging import export_generation_logs, purge_generation_logs
 from tests.helpers_chain import KEY, log_events
 
 

@@ -23,7 +23,7 @@ from test_postgres_partitions import PLAIN_TABLE
 
 from dihya_logging.cli._stats import Stats, percentile
 from dihya_logging.postgres import PostgresStore, import_log_set
-from dihya_logging.store._backend import RecordFilter
+from dihya_logging.store import RecordFilter
 from dihya_logging.store._filestore import FileStore
 
 pytestmark = pytest.mark.postgres

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from helpers_export import assert_one_line_error, run_cli, sample_records, write_rotated_log
 
-from dihya_logging.formatter._formatter import RedactingJsonFormatter
-from dihya_logging.sink._handler import GenerationLogHandler
+from dihya_logging import GenerationLogHandler, RedactingJsonFormatter
 
 KEY = "correct horse battery staple"
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 import dihya_logging
-from dihya_logging._config import configure, dict_config
-from dihya_logging.sink._handler import GenerationLogHandler
+from dihya_logging import GenerationLogHandler, configure, dict_config
 
 SECRET = "hunter2-Sup3r-Secret"
 

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from dihya_logging import export_generation_logs, get_generation_logs, purge_generation_logs
 from dihya_logging._logset import LogSet
-from dihya_logging.store._api import get_generation_logs, purge_generation_logs
-from dihya_logging.store._export import export_generation_logs
 from tests.helpers_store import all_bytes, build_log, line, record, write_file
 
 

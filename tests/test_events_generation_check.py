@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dihya_logging.events._events import MAX_TEXT_LENGTH, log_generation_event
-from dihya_logging.redaction._redactor import default_redactor
+from dihya_logging.redaction import default_redactor
 from tests.helpers_redaction import A36, Mimic, Sub
 
 GHP = "ghp_" + A36

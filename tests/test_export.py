@@ -18,9 +18,8 @@ from helpers_export import (
     write_rotated_log,
 )
 
-from dihya_logging.store._api import get_generation_logs
-from dihya_logging.store._export import export_generation_logs
-from dihya_logging.store._pseudonym import pseudonymize_user_id
+from dihya_logging import export_generation_logs, get_generation_logs
+from dihya_logging.store import pseudonymize_user_id
 
 
 @pytest.fixture

@@ -10,15 +10,14 @@ from typing import Any
 import pytest
 from helpers_export import read_jsonl, sample_records, write_rotated_log
 
+from dihya_logging import export_generation_logs, get_generation_logs, purge_generation_logs
 from dihya_logging.exporters import (
     ExporterError,
     available_schemes,
     register_exporter,
     unregister_exporter,
 )
-from dihya_logging.store._api import get_generation_logs, purge_generation_logs
-from dihya_logging.store._export import export_generation_logs
-from dihya_logging.store._pseudonym import pseudonymize_user_id
+from dihya_logging.store import pseudonymize_user_id
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from typing import Any, Optional
 import pytest
 from helpers_export import read_jsonl, sample_records, write_rotated_log
 
-from dihya_logging.store._api import get_generation_logs
-from dihya_logging.store._backend import PurgeOutcome, RecordFilter
+from dihya_logging import get_generation_logs
+from dihya_logging.store import PurgeOutcome, RecordFilter
 from dihya_logging.store._export import (
     EXPORT_TEMP,
     export_generation_logs,

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from helpers_export import sample_records, write_log
 
+from dihya_logging import get_generation_logs
 from dihya_logging.exporters import unregister_exporter
-from dihya_logging.store._api import get_generation_logs
-from dihya_logging.store._pseudonym import pseudonymize_user_id
+from dihya_logging.store import pseudonymize_user_id
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "exporters.md"
 

@@ -14,10 +14,9 @@ from helpers_export import run_cli, sample_records, write_log
 from helpers_http import Reply, Request, json_reply, local_server
 from multiformats import CID, multihash
 
+from dihya_logging import export_generation_logs, get_generation_logs, purge_generation_logs
 from dihya_logging.exporters._ipfs import write_car
-from dihya_logging.store._api import get_generation_logs, purge_generation_logs
-from dihya_logging.store._export import export_generation_logs
-from dihya_logging.store._pseudonym import pseudonymize_user_id
+from dihya_logging.store import pseudonymize_user_id
 
 KUBO_EMPTY_FILE = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
 """`ipfs add --cid-version=1` of an empty file (Kubo): the raw block of zero bytes."""

@@ -22,9 +22,8 @@ import pytest
 from helpers_export import run_cli, sample_records, write_log
 from helpers_http import LocalServer, Reply, Request, json_reply, local_server
 
-from dihya_logging.store._api import get_generation_logs, purge_generation_logs
-from dihya_logging.store._export import export_generation_logs
-from dihya_logging.store._pseudonym import pseudonymize_user_id
+from dihya_logging import export_generation_logs, get_generation_logs, purge_generation_logs
+from dihya_logging.store import pseudonymize_user_id
 
 TOKEN = "secret_ntn_4b1d-never-logged"
 DATABASE = "0f3c8e2a9d7b4c61a5e2b7d9c4f1a8e3"

@@ -17,9 +17,8 @@ from botocore.config import Config
 from helpers_export import run_cli, sample_records, write_log
 from moto.server import ThreadedMotoServer
 
-from dihya_logging.store._api import get_generation_logs, purge_generation_logs
-from dihya_logging.store._export import export_generation_logs
-from dihya_logging.store._pseudonym import pseudonymize_user_id
+from dihya_logging import export_generation_logs, get_generation_logs, purge_generation_logs
+from dihya_logging.store import pseudonymize_user_id
 
 SECRET_KEY = "s3-secret-9c1e-never-logged"
 

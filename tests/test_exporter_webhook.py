@@ -15,10 +15,9 @@ import pytest
 from helpers_export import run_cli, sample_records, write_log
 from helpers_http import LocalServer, Reply, Request, local_server
 
+from dihya_logging import export_generation_logs, get_generation_logs, purge_generation_logs
 from dihya_logging.exporters._webhook import sign, verify_signature
-from dihya_logging.store._api import get_generation_logs, purge_generation_logs
-from dihya_logging.store._export import export_generation_logs
-from dihya_logging.store._pseudonym import pseudonymize_user_id
+from dihya_logging.store import pseudonymize_user_id
 
 SECRET = "whsec-7f3a-do-not-log"
 

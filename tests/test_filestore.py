@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dihya_logging._logset import LogSet
-from dihya_logging.store._backend import LogStore, RecordFilter
+from dihya_logging.store import LogStore, RecordFilter
 from dihya_logging.store._filestore import FileStore
 from tests.helpers_store import build_log, record, write_file
 

@@ -13,7 +13,7 @@ from helpers_records import run_without_orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dihya_logging.formatter._formatter import RedactingJsonFormatter, orjson_available
+from dihya_logging.formatter import RedactingJsonFormatter, orjson_available
 
 SECRET = "hunter2-Sup3r-Secret"
 GITHUB = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"

@@ -14,8 +14,7 @@ from helpers_records import Capture, private_logger
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dihya_logging.events._events import log_event, log_generation_event
-from dihya_logging.formatter._formatter import RedactingJsonFormatter
+from dihya_logging import RedactingJsonFormatter, log_event, log_generation_event
 
 SECRET = "hunter2-Sup3r-Secret"
 ROUNDS = 10_000

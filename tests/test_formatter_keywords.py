@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from dihya_logging import GenerationLogHandler, RedactingJsonFormatter
-from dihya_logging.formatter._formatter import orjson_available
+from dihya_logging.formatter import orjson_available
 
 SECRET = "hunter2-Sup3r-Secret"
 BACKENDS = ["json", "orjson"] if orjson_available() else ["json"]

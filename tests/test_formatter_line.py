@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 from helpers_records import Capture, private_logger
 
-from dihya_logging.events._events import log_event, log_generation_event
-from dihya_logging.formatter._formatter import RedactingJsonFormatter
-from dihya_logging.sink._handler import GenerationLogHandler
+from dihya_logging import (
+    GenerationLogHandler,
+    RedactingJsonFormatter,
+    log_event,
+    log_generation_event,
+)
 
 SECRET = "hunter2-Sup3r-Secret"
 BACKENDS = ["json", "orjson"]

@@ -15,8 +15,8 @@ import pytest
 from helpers_sink import parse_all, read_lines
 from pythonjsonlogger.json import JsonFormatter
 
+from dihya_logging import GenerationLogHandler
 from dihya_logging._logset import LogSet
-from dihya_logging.sink._handler import GenerationLogHandler
 
 Factory = Callable[..., GenerationLogHandler]
 

@@ -16,8 +16,8 @@ import pytest
 from helpers_sink import finish, parse_all, read_lines, run_child
 from pythonjsonlogger.json import JsonFormatter
 
+from dihya_logging import GenerationLogHandler
 from dihya_logging._logset import LogSet
-from dihya_logging.sink._handler import GenerationLogHandler
 
 WRITERS = 4
 

@@ -18,8 +18,8 @@ import time_machine
 from helpers_sink import finish, parse_all, read_lines, run_child
 from pythonjsonlogger.json import JsonFormatter
 
+from dihya_logging import GenerationLogHandler
 from dihya_logging._logset import LogSet
-from dihya_logging.sink._handler import GenerationLogHandler
 
 
 def record(seq: int) -> logging.LogRecord:
@@ -236,7 +236,7 @@ def test_drop_in_through_file_config(log_path: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("options", [{}, {"compress": True}, {"backupCount": 3}])
 def test_chain_hooks_keep_the_chain_verifiable(log_path: Path, options: dict[str, Any]) -> None:
     """chain=True: two writers, rotations, gzip and pruning still leave a log that verifies."""
-    from dihya_logging.chain._verify import verify_generation_logs
+    from dihya_logging import verify_generation_logs
 
     writers = [
         handler_on(log_path, maxBytes=1500, chain=True, chain_key="k", **options) for _ in "ab"

@@ -15,14 +15,14 @@ from helpers_leaks import GHP, SECRET, open_sink
 from helpers_leaks import assert_clean as _clean
 
 from dihya_logging import (
+    LOGGER_NAME,
     GenerationLogHandler,
+    RedactingJsonFormatter,
     configure,
     export_generation_logs,
     log_generation_event,
 )
-from dihya_logging._schema import LOGGER_NAME
-from dihya_logging.formatter._formatter import RedactingJsonFormatter
-from dihya_logging.redaction._redactor import default_redactor
+from dihya_logging.redaction import default_redactor
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from dihya_logging.store._backend import RecordFilter
+from dihya_logging.store import RecordFilter
 from dihya_logging.store._linefilter import Gate, candidate_spans, timestamp_text
 from tests.helpers_store import line, record
 

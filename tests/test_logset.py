@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from dihya_logging import LOGGER_NAME
 from dihya_logging._logset import (
     LogSet,
     bump_change_count,
@@ -19,7 +20,6 @@ from dihya_logging._logset import (
     read_change_count,
     resolve_log_path,
 )
-from dihya_logging._schema import LOGGER_NAME
 
 TRY_LOCK = """
 import fcntl, os, sys

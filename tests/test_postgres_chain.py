@@ -12,8 +12,12 @@ from helpers_export import run_cli
 from helpers_postgres import rows
 from pg_server import PgServer, pg_server_fixture  # noqa: F401
 
-from dihya_logging import get_generation_logs, purge_generation_logs, verify_generation_logs
-from dihya_logging._schema import LOGGER_NAME
+from dihya_logging import (
+    LOGGER_NAME,
+    get_generation_logs,
+    purge_generation_logs,
+    verify_generation_logs,
+)
 from dihya_logging.postgres import PostgresLogHandler
 
 pytestmark = pytest.mark.postgres

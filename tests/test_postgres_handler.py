@@ -17,7 +17,7 @@ from helpers_postgres import count_rows, rows
 from pg_server import PASSWORD, PgServer, pg_dsn_fixture, pg_server_fixture  # noqa: F401
 from pythonjsonlogger.json import JsonFormatter
 
-from dihya_logging._schema import LOGGER_NAME
+from dihya_logging import LOGGER_NAME
 from dihya_logging.postgres import PostgresError, PostgresLogHandler, PostgresStore
 from dihya_logging.store import RecordFilter
 

@@ -13,10 +13,10 @@ import pytest
 from helpers_postgres import count_rows, rows, start_writers, wait_writers
 from pg_server import PgServer, pg_dsn_fixture, pg_server_fixture  # noqa: F401
 
+from dihya_logging import get_generation_logs, purge_generation_logs
 from dihya_logging._logset import LogSet
 from dihya_logging.postgres import import_log_set, schema_sql
 from dihya_logging.postgres._spill import Spill
-from dihya_logging.store._api import get_generation_logs, purge_generation_logs
 from tests.helpers_store import build_log, line, record, write_file
 
 pytestmark = pytest.mark.postgres

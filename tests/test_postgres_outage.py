@@ -14,8 +14,7 @@ import pytest
 from helpers_postgres import count_rows, rows, start_writers, wait_writers
 from pg_server import PgServer, pg_dsn_fixture, pg_server_fixture  # noqa: F401
 
-from dihya_logging import purge_generation_logs
-from dihya_logging._schema import LOGGER_NAME
+from dihya_logging import LOGGER_NAME, purge_generation_logs
 from dihya_logging.postgres import PostgresLogHandler
 from dihya_logging.postgres._spill import Spill
 

@@ -201,7 +201,7 @@ def test_user_purge_scrubs_the_id_from_other_records(backend: Backend) -> None:
 
 def test_export_reads_through_the_store_and_is_audited(backend: Backend, tmp_path: Path) -> None:
     """export_generation_logs writes one user's records and appends an export event."""
-    from dihya_logging.store._export import export_generation_logs
+    from dihya_logging import export_generation_logs
 
     written = _built(backend)
     target = tmp_path / "out.jsonl"

@@ -11,9 +11,8 @@ import pytest
 
 from dihya_logging._logset import LogSet
 from dihya_logging._schema import parse_datetime
-from dihya_logging.store._backend import RecordFilter
+from dihya_logging.store import RecordFilter, pseudonymize_user_id
 from dihya_logging.store._filestore import FileStore
-from dihya_logging.store._pseudonym import pseudonymize_user_id
 from tests.helpers_store import all_bytes, build_log, line, record, write_file
 
 PURGE_EVENT = {

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from dihya_logging.chain._verify import verify_generation_logs
-from dihya_logging.events._events import log_generation_event
-from dihya_logging.formatter._formatter import RedactingJsonFormatter
-from dihya_logging.sink._handler import GenerationLogHandler
-from dihya_logging.store._api import get_generation_logs, purge_generation_logs
-from dihya_logging.store._backend import RecordFilter
+from dihya_logging import (
+    GenerationLogHandler,
+    RedactingJsonFormatter,
+    get_generation_logs,
+    log_generation_event,
+    purge_generation_logs,
+    verify_generation_logs,
+)
+from dihya_logging.store import RecordFilter, pseudonymize_user_id
 from dihya_logging.store._filestore import FileStore
-from dihya_logging.store._pseudonym import pseudonymize_user_id
 from tests.helpers_store import all_bytes, record, write_file
 
 

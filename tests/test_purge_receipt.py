@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 
+from dihya_logging import get_generation_logs, purge_generation_logs
 from dihya_logging._logset import LogSet
 from dihya_logging.chain._format import read_state
 from dihya_logging.chain._verify import INTACT, verify_generation_logs
-from dihya_logging.store._api import get_generation_logs, purge_generation_logs
-from dihya_logging.store._pseudonym import pseudonymize_user_id
-from dihya_logging.store._receipt import check_receipt
+from dihya_logging.store import check_receipt, pseudonymize_user_id
 from tests.helpers_chain import KEY, log_events
 from tests.helpers_store import build_log
 

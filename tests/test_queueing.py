@@ -12,7 +12,7 @@ import pytest
 from helpers_sink import finish, parse_all, read_lines, run_child
 from pythonjsonlogger.json import JsonFormatter
 
-from dihya_logging.sink._handler import GenerationLogHandler
+from dihya_logging import GenerationLogHandler
 from dihya_logging.sink._queueing import AuditQueueHandler, make_queue_handler
 
 

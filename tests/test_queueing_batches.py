@@ -15,10 +15,9 @@ import pytest
 from helpers_sink import parse_all, read_lines
 from pythonjsonlogger.json import JsonFormatter
 
-from dihya_logging import verify_generation_logs
+from dihya_logging import GenerationLogHandler, verify_generation_logs
 from dihya_logging.chain._verify import INTACT
 from dihya_logging.sink._boundedqueue import BoundedQueue
-from dihya_logging.sink._handler import GenerationLogHandler
 from dihya_logging.sink._queueing import make_queue_handler
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dihya_logging.store._backend import RecordFilter
+from dihya_logging.store import RecordFilter
 from dihya_logging.store._reading import (
     DamagedFileWarning,
     ReadStats,

@@ -17,8 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from dihya_logging.redaction._detectors import Detector
-from dihya_logging.redaction._redactor import Redactor, default_redactor
+from dihya_logging.redaction import Detector, Redactor, default_redactor
 from tests.helpers_redaction import A36, JWT, container_ids, json_native
 
 M = "[REDACTED]"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dihya_logging.redaction._redactor import Redactor, default_redactor
+from dihya_logging.redaction import Redactor, default_redactor
 from tests.helpers_redaction import A36, NEGATIVES, POSITIVES, Mimic, Sub
 
 GHP = "ghp_" + A36

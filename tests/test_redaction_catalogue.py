@@ -8,8 +8,7 @@ import logging
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dihya_logging import Redactor
-from dihya_logging.formatter._formatter import RedactingJsonFormatter
+from dihya_logging import RedactingJsonFormatter, Redactor
 from dihya_logging.redaction._detectors import CATALOGUE, Detector, expand_example
 
 REDACTOR = Redactor()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dihya_logging.redaction._redactor import Redactor, default_redactor
+from dihya_logging.redaction import Redactor, default_redactor
 
 MASK = "[REDACTED]"
 TOKEN = "ghp_" + "a1B2c3D4" * 5

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dihya_logging import Redactor
 from dihya_logging.redaction._detectors import CATALOGUE, Detector
-from dihya_logging.redaction._redactor import Redactor
 from tests.helpers_redaction import example_of
 
 pytest.importorskip("hyperscan")

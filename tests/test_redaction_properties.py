@@ -11,7 +11,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dihya_logging.redaction._redactor import Redactor
+from dihya_logging import Redactor
 from tests.helpers_redaction import container_ids, json_native
 
 R = Redactor()

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dihya_logging.redaction._detectors import DEFAULT_PATTERNS, Detector
-from dihya_logging.redaction._redactor import Redactor
+from dihya_logging import Redactor
+from dihya_logging.redaction import DEFAULT_PATTERNS, Detector
 from dihya_logging.redaction._scrubber import TextScrubber, build_trigger
 from tests.helpers_redaction import NEGATIVES, POSITIVES
 

@@ -18,8 +18,7 @@ from helpers_faults import handler_at, rec, seqs
 from helpers_sink import parse_all, read_lines
 from pythonjsonlogger.json import JsonFormatter
 
-from dihya_logging.sink._handler import GenerationLogHandler
-from dihya_logging.sink._queueing import AuditQueueHandler
+from dihya_logging import AuditQueueHandler, GenerationLogHandler
 
 
 class Exploding(logging.Formatter):
@@ -251,7 +250,7 @@ class Unprintable(Exception):
 
 def test_unprintable_error_or_extra_key_never_raises(log_path: Path) -> None:
     """An error or extra key whose __str__ raises is logged with a placeholder, never raised."""
-    from dihya_logging.events._events import log_generation_event
+    from dihya_logging import log_generation_event
 
     logger = logging.getLogger("faults.events")
     logger.propagate, logger.level = False, logging.INFO

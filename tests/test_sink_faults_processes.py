@@ -15,7 +15,7 @@ import pytest
 from helpers_faults import handler_at, rec, seqs
 from helpers_sink import finish, parse_all, read_lines, run_child
 
-from dihya_logging.sink._queueing import AuditQueueHandler
+from dihya_logging import AuditQueueHandler
 
 
 def _fork_child(path: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dihya_logging._schema import LOGGER_NAME
+from dihya_logging import LOGGER_NAME
 from dihya_logging.store._api import (
     DEFAULT_RETENTION_DAYS,
     get_generation_logs,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from dihya_logging import get_generation_logs, purge_generation_logs
 from dihya_logging._schema import parse_datetime
-from dihya_logging.store._api import get_generation_logs, purge_generation_logs
 from tests.helpers_store import record, write_file
 
 UTC = timezone.utc

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from dihya_logging import (
+    LOGGER_NAME,
+    GenerationLogHandler,
+    RedactingJsonFormatter,
+    get_generation_logs,
+    log_generation_event,
+    purge_generation_logs,
+)
 from dihya_logging._logset import LogSet
-from dihya_logging._schema import LOGGER_NAME
-from dihya_logging.events._events import log_generation_event
-from dihya_logging.formatter._formatter import RedactingJsonFormatter
-from dihya_logging.sink._handler import GenerationLogHandler
-from dihya_logging.store._api import get_generation_logs, purge_generation_logs
 from dihya_logging.store._pseudonym import key_file_path, pseudonymize_user_id
 from tests.helpers_store import all_bytes, build_log
 

@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from dihya_logging import export_generation_logs, purge_generation_logs, verify_generation_logs
-from dihya_logging.formatter._formatter import RedactingJsonFormatter
-from dihya_logging.sink._handler import GenerationLogHandler
+from dihya_logging import (
+    GenerationLogHandler,
+    RedactingJsonFormatter,
+    export_generation_logs,
+    purge_generation_logs,
+    verify_generation_logs,
+)
 from tests.helpers_chain import INTACT, KEY, TAMPERED, lines_of, records_of, write_lines
 
 
