@@ -24,25 +24,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
+from benchmarks.bench_postgres import FILL
+
 __all__ = ["main"]
 
 ROOT = Path(__file__).resolve().parent.parent
-
-FILL = """
-INSERT INTO dihya_generation_log (record_id, ts, event, user_id, status, record)
-SELECT gen_random_uuid(), t, 'generation', u, s, jsonb_build_object(
-    'timestamp', to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-    'level', 'INFO', 'logger', 'dihya.generation', 'message', 'generation',
-    'event', 'generation', 'user_id', u, 'project_name', 'Blog Amazigh ' || i,
-    'stack', (ARRAY['fullstack', 'backend', 'frontend', 'mobile', 'static'])[1 + i %% 5],
-    'files', jsonb_build_array('README.md', 'backend/app.py'), 'files_count', 2,
-    'template', (ARRAY['e-commerce', 'blog', 'portfolio'])[1 + i %% 3], 'status', s,
-    'duration_ms', (i * 7919) %% 30000, 'error', NULL)
-FROM (SELECT i, timestamptz '2026-01-01' + i * interval '7 seconds' AS t,
-             'user_' || (i %% 1000) AS u,
-             CASE WHEN i %% 10 = 0 THEN 'error' ELSE 'success' END AS s
-      FROM generate_series(%s::bigint, %s::bigint) AS i) AS g
-"""
 
 
 def fill(dsn: str, rows: int, partition: bool) -> dict[str, Any]:
@@ -69,7 +55,8 @@ def fill(dsn: str, rows: int, partition: bool) -> dict[str, Any]:
             ensure_schema(conn)
         conn.execute("TRUNCATE dihya_generation_log")
         for low in range(0, rows, 200_000):
-            conn.execute(FILL.encode(), [low, min(rows, low + 200_000) - 1])
+            high = min(rows, low + 200_000) - 1
+            conn.execute(FILL, {"step": "7 seconds", "users": 1000, "low": low, "high": high})
         conn.execute("VACUUM ANALYZE dihya_generation_log")
     return {"rows": rows, "fill_seconds": time.perf_counter() - start}
 

@@ -201,14 +201,18 @@ def throughput(
 
 
 FILL = """
+-- generations i = low..high, one every %(step)s from 2026-01-01, spread over %(users)s users
 INSERT INTO dihya_generation_log (record_id, ts, event, user_id, status, record)
 SELECT gen_random_uuid(), t, 'generation', u, s, jsonb_build_object(
     'timestamp', to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
     'level', 'INFO', 'logger', 'dihya.generation', 'message', 'generation',
     'event', 'generation', 'user_id', u, 'project_name', 'Blog Amazigh ' || i,
-    'stack', 'fullstack', 'files', jsonb_build_array('README.md', 'backend/app.py',
+    'stack', (ARRAY['fullstack', 'backend', 'frontend', 'mobile', 'static'])[1 + i %% 5],
+    'files', jsonb_build_array('README.md', 'backend/app.py',
     'frontend/App.js', 'frontend/index.html'), 'files_count', 4,
-    'plugins', jsonb_build_array('analytics'), 'template', 'e-commerce', 'status', s,
+    'plugins', jsonb_build_array('analytics'),
+    'template', (ARRAY['e-commerce', 'blog', 'portfolio'])[1 + i %% 3], 'status', s,
+    'duration_ms', (i * 7919) %% 30000,
     'error', CASE WHEN s = 'error' THEN 'generator timed out' END)
 FROM (SELECT i, timestamptz '2026-01-01 00:00:00+00' + i * %(step)s::interval AS t,
              'user_' || (i * 7919 %% %(users)s) AS u,

@@ -65,3 +65,13 @@ def test_the_postgres_benchmark_runs_every_part(pg_dsn: str, tmp_path: Path) -> 
     assert all(row["lost"] == 0 and row["duplicated"] == 0 for row in figures["writers"])
     assert figures["user_query"]["history_rows"] == 400
     assert figures["retention"]["rows"] == 1699
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("layout", [(), ("--plain",)], ids=["partitioned", "plain"])
+def test_the_stats_benchmark_agrees_with_streaming(pg_dsn: str, layout: tuple[str, ...]) -> None:
+    """A tiny bench_pgstats run fills the table, runs the CLI, and finds the database's figures
+    equal to those counted from every streamed record (it fails otherwise)."""
+    out = _run("benchmarks.bench_pgstats", "--dsn", pg_dsn, "--rows", "5000", *layout)
+    for figure in ("cli_stats_json", "cli_report_html", "streamed_in_python", "computed_in_sql"):
+        assert figure in out
